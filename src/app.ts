@@ -1,0 +1,75 @@
+// buildApp: the composition root. Wires configuration, database and modules by hand; never reads process.env.
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Config } from './config.js';
+import type { Database } from './db/database.js';
+import { authPlugin } from './http/auth.js';
+import { healthRoutes } from './http/health.routes.js';
+import { idempotencyPlugin } from './http/idempotency.js';
+import { loggerOptions } from './http/logging.js';
+import { openApiPlugin } from './http/openapi.js';
+import { registerProblemHandlers } from './http/problem.js';
+import type { Clock } from './lib/context.js';
+import { tooManyRequests } from './lib/errors.js';
+import { newId } from './lib/ids.js';
+import { personsRoutes } from './modules/persons/persons.routes.js';
+import { createPersonsService } from './modules/persons/persons.service.js';
+
+export interface AppDeps {
+  config: Config;
+  db: Database;
+  clock?: Clock;
+  /** A ready pino logger (tests pass one writing to memory); otherwise built from config. */
+  logger?: FastifyBaseLogger;
+}
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const { config, db } = deps;
+  const clock = deps.clock ?? (() => new Date());
+
+  const base = Fastify({
+    ...(deps.logger ? { loggerInstance: deps.logger } : { logger: loggerOptions(config.logLevel) }),
+    bodyLimit: config.bodyLimitBytes,
+    genReqId: () => newId(),
+    requestIdHeader: false,
+    trustProxy: false,
+    return503OnClosing: true,
+    routerOptions: { ignoreTrailingSlash: true },
+  });
+  const app = base.withTypeProvider<ZodTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  registerProblemHandlers(base);
+  app.addHook('onSend', async (request, reply, payload) => {
+    reply.header('x-request-id', request.id);
+    return payload;
+  });
+
+  await app.register(helmet, { global: true, contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } } });
+  await app.register(openApiPlugin);
+  await app.register(authPlugin, { jwt: config.jwt });
+  await app.register(rateLimit, {
+    global: true,
+    hook: 'preHandler',
+    max: config.rateLimitPerMinute,
+    timeWindow: 60_000,
+    // Per token subject: one caller cannot starve others behind the same address.
+    keyGenerator: (request) => (request.actor ? `sub:${request.actor.sub}` : `ip:${request.ip}`),
+    errorResponseBuilder: (_request, context) =>
+      tooManyRequests(`Too many requests; try again in ${Math.ceil(context.ttl / 1000)} seconds.`, Math.ceil(context.ttl / 1000)),
+  });
+  await app.register(idempotencyPlugin, { db });
+
+  const persons = createPersonsService({ db, clock });
+
+  await app.register(healthRoutes, { db });
+  await app.register(personsRoutes, { persons });
+
+  app.addHook('onClose', async () => {
+    await db.destroy();
+  });
+  return base;
+}

@@ -1,0 +1,49 @@
+// OpenAPI 3.1 from the zod route schemas (named components via .meta({ id })), Swagger UI at /docs.
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
+
+export const openApiPlugin = fp(
+  async (app: FastifyInstance) => {
+    await app.register(swagger, {
+      openapi: {
+        openapi: '3.1.0',
+        info: {
+          title: 'Kring API',
+          version: '1.0.0',
+          description:
+            'Care-plan collaboration for a person with care and support needs: their life goals, their own care team, ' +
+            'consent per member and scope, care goals, tasks, versioned notes and push events. Errors are RFC 9457 ' +
+            'problem details (application/problem+json).',
+          license: { name: 'EUPL-1.2', identifier: 'EUPL-1.2' },
+        },
+        components: {
+          securitySchemes: {
+            bearerAuth: {
+              type: 'http',
+              scheme: 'bearer',
+              bearerFormat: 'JWT',
+              description: 'Claims read: sub (required), name, insz, nihii, org.',
+            },
+          },
+        },
+        tags: [
+          { name: 'Persons', description: 'Persons with care and support needs, and their plans.' },
+          { name: 'Operations', description: 'Health and documentation.' },
+        ],
+      },
+      transform: jsonSchemaTransform,
+      transformObject: jsonSchemaTransformObject,
+    });
+    // The documentation is public: mark Swagger UI's routes so the auth hook lets them through.
+    app.addHook('onRoute', (route) => {
+      if (route.url.startsWith('/docs')) route.config = { ...(route.config ?? {}), public: true };
+    });
+    await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true, uiConfig: { deepLinking: true } });
+
+    app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
+  },
+  { name: 'kring-openapi' },
+);

@@ -1,0 +1,141 @@
+// Appends audit entries (hash-chained per person) and outbox events in the caller's transaction.
+// Locking the person's sequence row orders entries and events per person in commit order.
+import { createHash } from 'node:crypto';
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { DB } from '../../db/types.js';
+import { newId } from '../../lib/ids.js';
+import type { AuditRecord, EventRecord, JournalContext } from './journal.types.js';
+
+export interface AuditEntryRow {
+  person_id: string;
+  seq: number;
+  occurred_at: Date;
+  actor_sub: string;
+  actor_name: string | null;
+  actor_role: string;
+  actor_member_id: string | null;
+  on_behalf: boolean;
+  action: string;
+  resource_type: string;
+  resource_id: string | null;
+  reason: string | null;
+  request_id: string | null;
+  prev_hash: string;
+}
+
+/** The chain hash of one entry: sha256 over the previous hash and the entry's canonical fields. */
+export function auditEntryHash(entry: AuditEntryRow): string {
+  const canonical = JSON.stringify([
+    entry.person_id,
+    entry.seq,
+    entry.occurred_at.toISOString(),
+    entry.actor_sub,
+    entry.actor_name,
+    entry.actor_role,
+    entry.actor_member_id,
+    entry.on_behalf,
+    entry.action,
+    entry.resource_type,
+    entry.resource_id,
+    entry.reason,
+    entry.request_id,
+  ]);
+  return createHash('sha256').update(entry.prev_hash).update('\n').update(canonical).digest('hex');
+}
+
+/** Creates a person's sequence row; called in the transaction that creates the person. */
+export async function initPersonJournal(trx: Transaction<DB>, personId: string): Promise<void> {
+  await trx.insertInto('person_sequences').values({ person_id: personId }).execute();
+}
+
+export async function appendJournal(
+  trx: Transaction<DB>,
+  context: JournalContext,
+  audit: AuditRecord[],
+  events: EventRecord[] = [],
+): Promise<void> {
+  if (audit.length === 0 && events.length === 0) return;
+  const personIds = [...new Set([...audit.map((a) => a.personId), ...events.map((e) => e.personId)])].sort();
+  // Sorted lock order: two transactions touching the same persons can never deadlock.
+  const heads = await trx
+    .selectFrom('person_sequences')
+    .select(['person_id', 'audit_seq', 'audit_hash', 'event_seq'])
+    .where('person_id', 'in', personIds)
+    .orderBy('person_id')
+    .forUpdate()
+    .execute();
+  const state = new Map(heads.map((h) => [h.person_id, { ...h }]));
+
+  const auditRows = audit.map((record) => {
+    const head = state.get(record.personId);
+    if (!head) throw new Error('person journal missing');
+    head.audit_seq += 1;
+    const row: AuditEntryRow = {
+      person_id: record.personId,
+      seq: head.audit_seq,
+      occurred_at: context.now,
+      actor_sub: record.actor.sub,
+      actor_name: record.actor.name ?? null,
+      actor_role: record.actor.role,
+      actor_member_id: record.actor.memberId ?? null,
+      on_behalf: record.actor.onBehalf,
+      action: record.action,
+      resource_type: record.resourceType,
+      resource_id: record.resourceId ?? null,
+      reason: record.reason ?? null,
+      request_id: context.requestId ?? null,
+      prev_hash: head.audit_hash,
+    };
+    const hash = auditEntryHash(row);
+    head.audit_hash = hash;
+    return { ...row, hash };
+  });
+
+  const eventRows = events.map((event) => {
+    const head = state.get(event.personId);
+    if (!head) throw new Error('person journal missing');
+    head.event_seq += 1;
+    return {
+      person_id: event.personId,
+      seq: head.event_seq,
+      event_id: newId(),
+      type: event.type,
+      occurred_at: context.now,
+      data: JSON.stringify(stripUndefined(event.data)),
+    };
+  });
+
+  if (auditRows.length > 0) await trx.insertInto('audit_entries').values(auditRows).execute();
+  if (eventRows.length > 0) await trx.insertInto('outbox_events').values(eventRows).execute();
+  const changed = [...state.values()];
+  await sql`
+    update person_sequences as s
+    set audit_seq = v.audit_seq, audit_hash = v.audit_hash, event_seq = v.event_seq
+    from (values ${sql.join(
+      changed.map((h) => sql`(${h.person_id}::uuid, ${h.audit_seq}::bigint, ${h.audit_hash}, ${h.event_seq}::bigint)`),
+    )}) as v(person_id, audit_seq, audit_hash, event_seq)
+    where s.person_id = v.person_id`.execute(trx);
+}
+
+function stripUndefined<T extends Record<string, unknown>>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+export async function listAuditEntries(
+  db: Kysely<DB>,
+  personId: string,
+  options: { afterSeq?: number; limit: number; order?: 'asc' | 'desc' },
+) {
+  let query = db.selectFrom('audit_entries').selectAll().where('person_id', '=', personId);
+  if (options.afterSeq !== undefined) {
+    query = query.where('seq', options.order === 'desc' ? '<' : '>', options.afterSeq);
+  }
+  return query
+    .orderBy('seq', options.order ?? 'asc')
+    .limit(options.limit)
+    .execute();
+}
+
+export async function listOutboxEvents(db: Kysely<DB>, personId: string) {
+  return db.selectFrom('outbox_events').selectAll().where('person_id', '=', personId).orderBy('seq').execute();
+}
