@@ -14,8 +14,14 @@ import { registerProblemHandlers } from './http/problem.js';
 import type { Clock } from './lib/context.js';
 import { tooManyRequests } from './lib/errors.js';
 import { newId } from './lib/ids.js';
+import { emergencyRoutes } from './modules/emergency/emergency.routes.js';
+import { createEmergencyService } from './modules/emergency/emergency.service.js';
+import { accessLogRoutes } from './modules/journal/access-log.routes.js';
+import { createAccessLogService } from './modules/journal/access-log.service.js';
 import { personsRoutes } from './modules/persons/persons.routes.js';
 import { createPersonsService } from './modules/persons/persons.service.js';
+import { teamRoutes } from './modules/team/team.routes.js';
+import { createTeamService } from './modules/team/team.service.js';
 
 export interface AppDeps {
   config: Config;
@@ -64,9 +70,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(idempotencyPlugin, { db });
 
   const persons = createPersonsService({ db, clock });
+  const team = createTeamService({ db, clock, invitationValidDays: config.invitationValidDays });
+  const emergency = createEmergencyService({ db, clock, emergencyAccessHours: config.emergencyAccessHours });
+  const accessLog = createAccessLogService({ db, clock });
 
   await app.register(healthRoutes, { db });
   await app.register(personsRoutes, { persons });
+  await app.register(teamRoutes, { team });
+  await app.register(emergencyRoutes, { emergency });
+  await app.register(accessLogRoutes, { accessLog });
 
   app.addHook('onClose', async () => {
     await db.destroy();

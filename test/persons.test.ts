@@ -176,7 +176,14 @@ t.test('persons', async (t) => {
     t.equal(again.statusCode, 409);
 
     const stewardAfter = await app.inject({ method: 'GET', url: `/v1/persons/${person.id}`, headers: pro.headers });
-    t.equal(stewardAfter.statusCode, 404, 'after the claim the former steward has no controller role');
+    t.equal(stewardAfter.statusCode, 200, 'after the claim the former steward stays on the team as coordinator');
+    const stewardPatchAfter = await app.inject({
+      method: 'PATCH',
+      url: `/v1/persons/${person.id}`,
+      headers: pro.headers,
+      payload: { interpreterNeeded: false },
+    });
+    t.equal(stewardPatchAfter.statusCode, 403, '...but no longer controls the plan');
 
     // The person logs in later with the same sub but without an insz claim: still theirs.
     const sameSub = caller({ sub: 'jozef-login' });

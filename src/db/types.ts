@@ -24,6 +24,55 @@ export interface AuditEntries {
   hash: string;
 }
 
+export interface CareTeamMembers {
+  person_id: string;
+  member_id: string;
+  kind: string;
+  display_name: string;
+  nihii: string | null;
+  organisation_id: string | null;
+  discipline_code: string | null;
+  discipline_display: string | null;
+  function: Generated<string>;
+  status: string;
+  user_sub: string | null;
+  scopes: Generated<string[]>;
+  grant_valid_until: Date | null;
+  grant_revoked_at: Date | null;
+  invited_by_sub: string;
+  invited_at: Date;
+  joined_at: Date | null;
+  ended_at: Date | null;
+  ended_by_sub: string | null;
+  version: Generated<number>;
+  updated_at: Date;
+}
+
+export interface EmergencyAccesses {
+  person_id: string;
+  emergency_access_id: string;
+  actor_sub: string;
+  actor_nihii: string;
+  actor_name: string | null;
+  reason: string;
+  scopes: string[];
+  opened_at: Date;
+  expires_at: Date;
+}
+
+export interface Grants {
+  person_id: string;
+  grant_id: string;
+  member_id: string;
+  change: string;
+  scopes: string[];
+  previous_scopes: string[] | null;
+  valid_until: Date | null;
+  changed_by_sub: string;
+  changed_by_name: string | null;
+  changed_at: Date;
+}
+
 export interface IdempotencyKeys {
   actor_sub: string;
   key: string;
@@ -34,6 +83,24 @@ export interface IdempotencyKeys {
   response_location: string | null;
   created_at: Generated<Date>;
   completed_at: Date | null;
+}
+
+export interface InvitationCodes {
+  code_hash: string;
+  person_id: string;
+  invitation_id: string;
+}
+
+export interface Invitations {
+  person_id: string;
+  invitation_id: string;
+  code_hash: string;
+  member_id: string | null;
+  representative_id: string | null;
+  expires_at: Date;
+  created_at: Date;
+  accepted_at: Date | null;
+  accepted_by_sub: string | null;
 }
 
 export interface OutboxEvents {
@@ -80,11 +147,34 @@ export interface Persons {
   updated_at: Generated<Date>;
 }
 
+export interface Representatives {
+  person_id: string;
+  representative_id: string;
+  display_name: string;
+  insz: string | null;
+  level: string;
+  basis: string;
+  valid_until: Date | null;
+  status: string;
+  user_sub: string | null;
+  created_by_sub: string;
+  created_at: Date;
+  accepted_at: Date | null;
+  ended_at: Date | null;
+  ended_by_sub: string | null;
+}
+
 export interface DB {
   audit_entries: AuditEntries;
+  care_team_members: CareTeamMembers;
+  emergency_accesses: EmergencyAccesses;
+  grants: Grants;
   idempotency_keys: IdempotencyKeys;
+  invitation_codes: InvitationCodes;
+  invitations: Invitations;
   outbox_events: OutboxEvents;
   person_identifiers: PersonIdentifiers;
   person_sequences: PersonSequences;
   persons: Persons;
+  representatives: Representatives;
 }

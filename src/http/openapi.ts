@@ -31,6 +31,12 @@ export const openApiPlugin = fp(
         },
         tags: [
           { name: 'Persons', description: 'Persons with care and support needs, and their plans.' },
+          { name: 'Care team', description: 'The team the person composes: professionals, informal carers, volunteers, organisations.' },
+          { name: 'Consent grants', description: 'Who may see and do what, member by member and scope by scope.' },
+          { name: 'Representatives', description: 'Mandates: people or organisations acting for the person.' },
+          { name: 'Invitations', description: 'Joining a team or taking up a mandate with a one-time code.' },
+          { name: 'Emergency access', description: 'Break the glass: justified, time-limited, always visible to the person.' },
+          { name: 'Transparency', description: 'The person\'s access log and its hash-chain verification.' },
           { name: 'Operations', description: 'Health and documentation.' },
         ],
       },

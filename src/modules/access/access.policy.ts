@@ -1,55 +1,85 @@
-// The access policy: a pure function of the caller's relations to a person and the action.
-// Deny by default; 404 without any relation (never reveal a plan exists), 403 with one.
+// The access policy: a pure function of the caller's relations to a person (with their validity),
+// the time and the action. Deny by default: 404 without any relation (never reveal that a plan
+// exists), 403 with one that does not allow the action.
 import type { AccessContext, Action, AuditActor, Decision, Relation, Scope } from './access.types.js';
 
-const isController = (r: Relation): boolean =>
-  r.kind === 'person' || r.kind === 'steward' || (r.kind === 'representative' && r.level === 'full');
+const isFuture = (at: Date | null, now: Date): boolean => at === null || at.getTime() > now.getTime();
 
-function allows(relation: Relation, action: Action): boolean {
+/** The scopes a member or emergency accessor holds right now (none when revoked, expired or ended). */
+export function effectiveScopes(relation: Relation, now: Date): Scope[] {
+  if (relation.kind === 'member') {
+    if (relation.endedAt !== null || relation.grantRevokedAt !== null) return [];
+    return isFuture(relation.grantValidUntil, now) ? relation.scopes : [];
+  }
+  if (relation.kind === 'emergency') return isFuture(relation.expiresAt, now) ? relation.scopes : [];
+  return [];
+}
+
+export function isActiveRepresentative(relation: Relation, now: Date): boolean {
+  return relation.kind === 'representative' && relation.endedAt === null && isFuture(relation.validUntil, now);
+}
+
+export function isController(relation: Relation, now: Date): boolean {
+  if (relation.kind === 'person' || relation.kind === 'steward') return true;
+  return isActiveRepresentative(relation, now) && relation.kind === 'representative' && relation.level === 'full';
+}
+
+const canRead = (scopes: Scope[], category: string) =>
+  scopes.includes(`${category}:read` as Scope) || scopes.includes(`${category}:write` as Scope);
+
+function allows(relation: Relation, action: Action, now: Date): boolean {
   switch (action.kind) {
     case 'claim':
       return relation.kind === 'person';
     case 'control':
     case 'read_access_log':
-      return isController(relation);
+      return isController(relation, now);
+    case 'leave':
+      return (
+        (action.memberId !== undefined && relation.kind === 'member' && relation.endedAt === null &&
+          !relation.viaOrganisation && relation.memberId === action.memberId) ||
+        (action.representativeId !== undefined && relation.kind === 'representative' &&
+          relation.endedAt === null && relation.representativeId === action.representativeId)
+      );
     case 'read':
-      if (isController(relation)) return true;
-      if (relation.kind === 'representative') return true; // limited: every :read scope
-      if (relation.kind === 'member' || relation.kind === 'emergency') {
-        return hasScope(relation.scopes, `${action.category}:read`) || hasScope(relation.scopes, `${action.category}:write`);
-      }
-      return false;
+      if (isController(relation, now)) return true;
+      if (isActiveRepresentative(relation, now)) return true; // limited: every :read scope
+      return canRead(effectiveScopes(relation, now), action.category);
     case 'write':
-      if (isController(relation)) return true;
-      if (relation.kind === 'representative') return action.category === 'goals' || action.category === 'notes';
-      if (relation.kind === 'member') return hasScope(relation.scopes, `${action.category}:write`);
+      if (isController(relation, now)) return true;
+      if (isActiveRepresentative(relation, now)) return action.category === 'goals' || action.category === 'notes';
+      if (relation.kind === 'member') return effectiveScopes(relation, now).includes(`${action.category}:write`);
       return false;
   }
 }
 
-const hasScope = (scopes: readonly Scope[], scope: Scope): boolean => scopes.includes(scope);
-
 // When several relations allow an action, the audit shows the strongest one.
-const PRECEDENCE: Relation['kind'][] = ['person', 'representative', 'steward', 'member', 'emergency', 'former_member'];
+const PRECEDENCE: Relation['kind'][] = ['person', 'representative', 'steward', 'member', 'emergency'];
 
 export function decide(context: AccessContext, action: Action): Decision {
   if (context.relations.length === 0) return { allowed: false, status: 404 };
   const allowing = context.relations
-    .filter((r) => allows(r, action))
+    .filter((r) => allows(r, action, context.now))
     .sort((a, b) => PRECEDENCE.indexOf(a.kind) - PRECEDENCE.indexOf(b.kind));
   const first = allowing[0];
   return first ? { allowed: true, relation: first } : { allowed: false, status: 403 };
 }
 
+/** True when the caller controls the plan (used to shape answers, e.g. whose grants are shown). */
+export const controls = (context: AccessContext): boolean => context.relations.some((r) => isController(r, context.now));
+
+/** The member ids through which the caller acts in this plan (active or not). */
+export const memberIdsOf = (context: AccessContext): string[] =>
+  context.relations.flatMap((r) => (r.kind === 'member' ? [r.memberId] : []));
+
 export function auditActorFor(context: AccessContext, relation: Relation): AuditActor {
+  const memberRole = relation.kind === 'member' && relation.endedAt !== null ? 'former_member' : relation.kind;
   return {
     sub: context.actor.sub,
     name: context.actor.name,
-    role: relation.kind,
-    memberId: relation.kind === 'member' || relation.kind === 'former_member' ? relation.memberId : undefined,
-    // A steward acts on the person's behalf until the person claims the plan.
+    role: memberRole,
+    memberId: relation.kind === 'member' ? relation.memberId : undefined,
+    // A steward acts on the person's behalf until the person claims it; so does a representative.
     onBehalf: relation.kind === 'steward' || relation.kind === 'representative',
   };
 }
-
-export const isControllerRelation = isController;

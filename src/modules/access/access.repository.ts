@@ -1,34 +1,123 @@
-// Loads the inputs of the access policy: the caller's relations to one person (one round trip),
-// and the set of persons a caller is related to, as SQL so that lists filter inside the database.
-import type { Kysely } from 'kysely';
+// Loads the inputs of the access policy: the caller's relations to one person in one round trip,
+// and the persons a caller is related to, as SQL so that lists filter inside the database.
+// Nothing here is cached: a revoked, expired or ended grant counts from the very next request.
+import { sql, type Kysely } from 'kysely';
 import type { DB } from '../../db/types.js';
-import type { AccessContext, Actor, Relation } from './access.types.js';
+import type { AccessContext, Actor, MemberFunction, MemberKind, Relation, Scope } from './access.types.js';
 
-export async function loadAccessContext(db: Kysely<DB>, actor: Actor, personId: string): Promise<AccessContext> {
-  const row = await db
-    .selectFrom('persons')
-    .select(['person_id', 'owner_sub', 'steward_sub', 'claimed_at', 'identifier_system', 'identifier_value'])
-    .where('person_id', '=', personId)
-    .executeTakeFirst();
+interface RelationRow {
+  person_id: string;
+  owner_sub: string | null;
+  steward_sub: string | null;
+  claimed_at: Date | string | null;
+  identifier_system: string;
+  identifier_value: string;
+  members: Array<{
+    member_id: string;
+    kind: MemberKind;
+    function: MemberFunction;
+    user_sub: string | null;
+    scopes: Scope[];
+    grant_valid_until: string | null;
+    grant_revoked_at: string | null;
+    ended_at: string | null;
+  }>;
+  representatives: Array<{ representative_id: string; level: 'full' | 'limited'; valid_until: string | null; ended_at: string | null }>;
+  emergencies: Array<{ emergency_access_id: string; scopes: Scope[]; expires_at: string }>;
+}
+
+const toDate = (value: string | null): Date | null => (value === null ? null : new Date(value));
+
+function relationsOf(actor: Actor, row: RelationRow): Relation[] {
   const relations: Relation[] = [];
-  if (row) {
-    if (isThePerson(actor, row)) relations.push({ kind: 'person' });
-    if (row.claimed_at === null && row.steward_sub === actor.sub) relations.push({ kind: 'steward' });
+  const isThePerson =
+    (row.owner_sub !== null && row.owner_sub === actor.sub) ||
+    (actor.insz !== undefined && row.identifier_system === 'insz' && row.identifier_value === actor.insz);
+  if (isThePerson) relations.push({ kind: 'person' });
+  if (row.claimed_at === null && row.steward_sub === actor.sub) relations.push({ kind: 'steward' });
+  for (const r of row.representatives) {
+    relations.push({
+      kind: 'representative',
+      representativeId: r.representative_id,
+      level: r.level,
+      validUntil: toDate(r.valid_until),
+      endedAt: toDate(r.ended_at),
+    });
   }
-  return { personId, actor, relations };
+  for (const m of row.members) {
+    relations.push({
+      kind: 'member',
+      memberId: m.member_id,
+      memberKind: m.kind,
+      function: m.function,
+      viaOrganisation: m.kind === 'organisation',
+      scopes: m.scopes,
+      grantValidUntil: toDate(m.grant_valid_until),
+      grantRevokedAt: toDate(m.grant_revoked_at),
+      endedAt: toDate(m.ended_at),
+    });
+  }
+  for (const e of row.emergencies) {
+    relations.push({ kind: 'emergency', emergencyAccessId: e.emergency_access_id, scopes: e.scopes, expiresAt: new Date(e.expires_at) });
+  }
+  return relations;
 }
 
-function isThePerson(
+// The member rows and representative rows are share-locked: a revoke (which updates them) waits
+// for reads in flight, and a read waits for a revoke in flight and then sees its result.
+const relationQuery = (actor: Actor, personIds: string[], lock: boolean) => sql<RelationRow>`
+  with m as (
+    select person_id, member_id, kind, function, user_sub, scopes, grant_valid_until, grant_revoked_at, ended_at
+    from care_team_members
+    where person_id = any(${personIds}::uuid[]) and status <> 'invited'
+      and ((kind <> 'organisation' and user_sub = ${actor.sub})
+        or (kind = 'organisation' and organisation_id = ${actor.org ?? null}::text))
+    ${lock ? sql`for share` : sql``}
+  ), r as (
+    select person_id, representative_id, level, valid_until, ended_at
+    from representatives
+    where person_id = any(${personIds}::uuid[]) and status <> 'invited' and user_sub = ${actor.sub}
+    ${lock ? sql`for share` : sql``}
+  ), e as (
+    select person_id, emergency_access_id, scopes, expires_at
+    from emergency_accesses
+    where person_id = any(${personIds}::uuid[]) and actor_sub = ${actor.sub}
+  )
+  select p.person_id, p.owner_sub, p.steward_sub, p.claimed_at, p.identifier_system, p.identifier_value,
+    coalesce((select json_agg(m) from m where m.person_id = p.person_id), '[]'::json) as members,
+    coalesce((select json_agg(r) from r where r.person_id = p.person_id), '[]'::json) as representatives,
+    coalesce((select json_agg(e) from e where e.person_id = p.person_id), '[]'::json) as emergencies
+  from persons p
+  where p.person_id = any(${personIds}::uuid[])
+  ${lock ? sql`for share of p` : sql``}`;
+
+/** The caller's relations to one person; no relations when the person does not exist. */
+export async function loadAccessContext(db: Kysely<DB>, actor: Actor, personId: string, now: Date): Promise<AccessContext> {
+  const { rows } = await relationQuery(actor, [personId], true).execute(db);
+  const row = rows[0];
+  return { personId, actor, now, relations: row ? relationsOf(actor, row) : [] };
+}
+
+/** Access contexts for many persons at once (for lists), in one round trip. */
+export async function loadAccessContexts(
+  db: Kysely<DB>,
   actor: Actor,
-  row: { owner_sub: string | null; identifier_system: string; identifier_value: string },
-): boolean {
-  if (row.owner_sub !== null && row.owner_sub === actor.sub) return true;
-  return actor.insz !== undefined && row.identifier_system === 'insz' && row.identifier_value === actor.insz;
+  personIds: string[],
+  now: Date,
+): Promise<Map<string, AccessContext>> {
+  const contexts = new Map<string, AccessContext>(personIds.map((id) => [id, { personId: id, actor, now, relations: [] }]));
+  if (personIds.length === 0) return contexts;
+  const { rows } = await relationQuery(actor, personIds, false).execute(db);
+  for (const row of rows) contexts.get(row.person_id)!.relations = relationsOf(actor, row);
+  return contexts;
 }
 
-/** A subquery of the person ids the caller has any active relation to. */
-export function relatedPersonIds(db: Kysely<DB>, actor: Actor) {
-  return db
+/**
+ * A subquery of the person ids the caller may be related to right now (a superset the policy
+ * then narrows): own plans, stewarded plans, memberships, mandates and open emergency accesses.
+ */
+export function relatedPersonIds(db: Kysely<DB>, actor: Actor, now: Date) {
+  const own = db
     .selectFrom('persons')
     .select('persons.person_id')
     .where((eb) => {
@@ -37,31 +126,31 @@ export function relatedPersonIds(db: Kysely<DB>, actor: Actor) {
         eb.and([eb('persons.steward_sub', '=', actor.sub), eb('persons.claimed_at', 'is', null)]),
       ];
       if (actor.insz !== undefined) {
-        related.push(
-          eb.and([eb('persons.identifier_system', '=', 'insz'), eb('persons.identifier_value', '=', actor.insz)]),
-        );
+        related.push(eb.and([eb('persons.identifier_system', '=', 'insz'), eb('persons.identifier_value', '=', actor.insz)]));
       }
       return eb.or(related);
     });
-}
-
-/** Access contexts for many persons at once (for lists), in one round trip. */
-export async function loadAccessContexts(
-  db: Kysely<DB>,
-  actor: Actor,
-  personIds: string[],
-): Promise<Map<string, AccessContext>> {
-  const contexts = new Map<string, AccessContext>(personIds.map((id) => [id, { personId: id, actor, relations: [] }]));
-  if (personIds.length === 0) return contexts;
-  const rows = await db
-    .selectFrom('persons')
-    .select(['person_id', 'owner_sub', 'steward_sub', 'claimed_at', 'identifier_system', 'identifier_value'])
-    .where('person_id', 'in', personIds)
-    .execute();
-  for (const row of rows) {
-    const relations = contexts.get(row.person_id)!.relations;
-    if (isThePerson(actor, row)) relations.push({ kind: 'person' });
-    if (row.claimed_at === null && row.steward_sub === actor.sub) relations.push({ kind: 'steward' });
-  }
-  return contexts;
+  const members = db
+    .selectFrom('care_team_members')
+    .select('care_team_members.person_id')
+    .where('status', '=', 'active')
+    .where((eb) =>
+      actor.org === undefined
+        ? eb.and([eb('kind', '<>', 'organisation'), eb('user_sub', '=', actor.sub)])
+        : eb.or([
+            eb.and([eb('kind', '<>', 'organisation'), eb('user_sub', '=', actor.sub)]),
+            eb.and([eb('kind', '=', 'organisation'), eb('organisation_id', '=', actor.org)]),
+          ]),
+    );
+  const representatives = db
+    .selectFrom('representatives')
+    .select('representatives.person_id')
+    .where('status', '=', 'active')
+    .where('user_sub', '=', actor.sub);
+  const emergencies = db
+    .selectFrom('emergency_accesses')
+    .select('emergency_accesses.person_id')
+    .where('actor_sub', '=', actor.sub)
+    .where('expires_at', '>', now);
+  return own.union(members).union(representatives).union(emergencies);
 }

@@ -13,15 +13,23 @@ export interface Granted {
 }
 
 /** Throws 404 when the caller has no relation to the person, 403 when the action is not allowed. */
-export async function requireAccess(db: Kysely<DB>, actor: Actor, personId: string, action: Action): Promise<Granted> {
-  const context = await loadAccessContext(db, actor, personId);
-  return enforce(context, action);
+export async function requireAccess(
+  db: Kysely<DB>,
+  actor: Actor,
+  personId: string,
+  action: Action,
+  now: Date,
+): Promise<Granted> {
+  return enforce(await loadAccessContext(db, actor, personId, now), action);
 }
 
 export function enforce(context: AccessContext, action: Action): Granted {
   const decision = decide(context, action);
-  if (!decision.allowed) {
-    throw decision.status === 404 ? notFound('No such person.') : forbidden();
-  }
+  if (!decision.allowed) throw decision.status === 404 ? notFound('No such person.') : forbidden();
   return { context, relation: decision.relation, auditActor: auditActorFor(context, decision.relation) };
+}
+
+/** Like enforce, but answers instead of throwing (for shaping an answer to what the caller may see). */
+export function permits(context: AccessContext, action: Action): boolean {
+  return decide(context, action).allowed;
 }

@@ -2,7 +2,12 @@
 export const CATEGORIES = ['profile', 'team', 'goals', 'tasks', 'notes', 'wishes', 'safety_plan', 'meetings'] as const;
 export type Category = (typeof CATEGORIES)[number];
 export type Scope = `${Category}:${'read' | 'write'}`;
-export const SCOPES: Scope[] = CATEGORIES.flatMap((c) => [`${c}:read`, `${c}:write`] as Scope[]);
+export const SCOPES = CATEGORIES.flatMap((c) => [`${c}:read`, `${c}:write`] as const) as Scope[];
+/** What the on-call doctor may read under emergency access. */
+export const EMERGENCY_SCOPES: Scope[] = ['team:read', 'goals:read', 'wishes:read', 'safety_plan:read'];
+
+export type MemberKind = 'professional' | 'informal_carer' | 'volunteer' | 'organisation';
+export type MemberFunction = 'coordinator' | 'case_manager' | 'member';
 
 /** The verified caller, from the bearer token. */
 export interface Actor {
@@ -13,20 +18,33 @@ export interface Actor {
   org?: string;
 }
 
-/** One way a caller is related to a person. A caller may hold several (e.g. person and member). */
+/**
+ * One way a caller is related to a person, with its validity; the policy decides whether it is
+ * in force at `now`. A caller may hold several (e.g. the person who is also a representative).
+ */
 export type Relation =
   | { kind: 'person' }
   | { kind: 'steward' }
-  | { kind: 'representative'; representativeId: string; level: 'full' | 'limited' }
-  | { kind: 'member'; memberId: string; scopes: Scope[] }
-  | { kind: 'former_member'; memberId: string }
+  | { kind: 'representative'; representativeId: string; level: 'full' | 'limited'; validUntil: Date | null; endedAt: Date | null }
+  | {
+      kind: 'member';
+      memberId: string;
+      memberKind: MemberKind;
+      function: MemberFunction;
+      /** Staff acting through their organisation's membership (token `org` matches). */
+      viaOrganisation: boolean;
+      scopes: Scope[];
+      grantValidUntil: Date | null;
+      grantRevokedAt: Date | null;
+      endedAt: Date | null;
+    }
   | { kind: 'emergency'; emergencyAccessId: string; scopes: Scope[]; expiresAt: Date };
 
 export interface AccessContext {
   personId: string;
   actor: Actor;
-  /** Only relations that are in force now: expired, revoked or ended ones are never loaded as active. */
   relations: Relation[];
+  now: Date;
 }
 
 export type Action =
@@ -36,17 +54,17 @@ export type Action =
   | { kind: 'control' }
   | { kind: 'read_access_log' }
   /** Take control of a plan a professional started: only the person themself. */
-  | { kind: 'claim' };
+  | { kind: 'claim' }
+  /** A member leaving the team, or a representative stepping down: themself only. */
+  | { kind: 'leave'; memberId?: string; representativeId?: string };
 
-export type Decision =
-  | { allowed: true; relation: Relation }
-  | { allowed: false; status: 403 | 404 };
+export type Decision = { allowed: true; relation: Relation } | { allowed: false; status: 403 | 404 };
 
 /** How the caller appears in the audit log for an allowed action. */
 export interface AuditActor {
   sub: string;
   name?: string;
-  role: Relation['kind'];
+  role: 'person' | 'steward' | 'representative' | 'member' | 'former_member' | 'emergency' | 'invitee';
   memberId?: string;
   onBehalf: boolean;
 }

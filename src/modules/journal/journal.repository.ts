@@ -139,3 +139,60 @@ export async function listAuditEntries(
 export async function listOutboxEvents(db: Kysely<DB>, personId: string) {
   return db.selectFrom('outbox_events').selectAll().where('person_id', '=', personId).orderBy('seq').execute();
 }
+
+/** A page of a person's audit log, newest first, with the display name of members who acted. */
+export async function listAccessLog(db: Kysely<DB>, personId: string, options: { beforeSeq?: number; limit: number }) {
+  let query = db
+    .selectFrom('audit_entries as a')
+    .leftJoin('care_team_members as m', (join) =>
+      join.onRef('m.person_id', '=', 'a.person_id').onRef('m.member_id', '=', 'a.actor_member_id'),
+    )
+    .selectAll('a')
+    .select(['m.display_name as member_display_name', 'm.discipline_display as member_discipline'])
+    .where('a.person_id', '=', personId);
+  if (options.beforeSeq !== undefined) query = query.where('a.seq', '<', options.beforeSeq);
+  return query.orderBy('a.seq', 'desc').limit(options.limit).execute();
+}
+
+export async function readChainHead(db: Kysely<DB>, personId: string) {
+  return db
+    .selectFrom('person_sequences')
+    .select(['audit_seq', 'audit_hash'])
+    .where('person_id', '=', personId)
+    .executeTakeFirst();
+}
+
+/** Walks a person's whole chain in batches; reports whether every link and hash holds. */
+export async function verifyAuditChain(
+  db: Kysely<DB>,
+  personId: string,
+): Promise<{ valid: boolean; entries: number; firstInvalidSeq: number | null }> {
+  const BATCH = 1000;
+  let previousHash = '';
+  let expectedSeq = 1;
+  let entries = 0;
+  for (;;) {
+    const rows = await db
+      .selectFrom('audit_entries')
+      .selectAll()
+      .where('person_id', '=', personId)
+      .where('seq', '>=', expectedSeq)
+      .orderBy('seq')
+      .limit(BATCH)
+      .execute();
+    for (const row of rows) {
+      const intact = row.seq === expectedSeq && row.prev_hash === previousHash && auditEntryHash(row) === row.hash;
+      if (!intact) return { valid: false, entries: entries + rows.indexOf(row), firstInvalidSeq: expectedSeq };
+      previousHash = row.hash;
+      expectedSeq += 1;
+    }
+    entries += rows.length;
+    if (rows.length < BATCH) break;
+  }
+  // The head guards the tail: removing the newest entries breaks the match.
+  const head = await readChainHead(db, personId);
+  if (!head || head.audit_seq !== entries || head.audit_hash !== previousHash) {
+    return { valid: false, entries, firstInvalidSeq: entries + 1 };
+  }
+  return { valid: true, entries, firstInvalidSeq: null };
+}

@@ -50,12 +50,13 @@ export async function updatePerson(
 export async function listRelatedPersons(
   db: Kysely<DB>,
   actor: Actor,
+  now: Date,
   options: { afterId?: string; limit: number },
 ): Promise<PersonRow[]> {
   let query = db
     .selectFrom('persons')
     .selectAll()
-    .where('person_id', 'in', relatedPersonIds(db, actor));
+    .where('person_id', 'in', relatedPersonIds(db, actor, now));
   if (options.afterId !== undefined) query = query.where('person_id', '>', options.afterId);
   return query.orderBy('person_id').limit(options.limit).execute();
 }

@@ -14,6 +14,8 @@ import { auditActorFor, decide } from '../access/access.policy.js';
 import { requireAccess } from '../access/access.service.js';
 import type { AuditActor } from '../access/access.types.js';
 import { appendJournal, initPersonJournal } from '../journal/journal.repository.js';
+import type { EventRecord } from '../journal/journal.types.js';
+import { startStewardMembership } from '../team/team.service.js';
 import * as repo from './persons.repository.js';
 import type { Person, PersonCreate, PersonUpdate } from './persons.schemas.js';
 
@@ -76,22 +78,35 @@ export function createPersonsService({ db, clock }: PersonsServiceDeps) {
           updated_at: now,
         });
         await initPersonJournal(trx, personId);
+        const events: EventRecord[] = [];
+        if (!ownPlan) {
+          // The professional who starts the plan is its first member, its coordinator.
+          const member = await startStewardMembership(trx, personId, actor, now);
+          events.push({
+            personId,
+            type: 'team.member_joined',
+            data: { resourceType: 'member', resourceId: member.member_id, memberId: member.member_id, kind: 'professional', function: 'coordinator' },
+          });
+        }
         const auditActor: AuditActor = {
           sub: actor.sub,
           name: actor.name,
           role: ownPlan ? 'person' : 'steward',
           onBehalf: !ownPlan,
         };
-        await appendJournal(trx, { requestId: ctx.requestId, now }, [
-          { personId, actor: auditActor, action: 'create', resourceType: 'person', resourceId: personId },
-        ]);
+        await appendJournal(
+          trx,
+          { requestId: ctx.requestId, now },
+          [{ personId, actor: auditActor, action: 'create', resourceType: 'person', resourceId: personId }],
+          events,
+        );
         return repo.personRowToPerson(row);
       });
     },
 
     async get(ctx: RequestContext, personId: string): Promise<Person> {
       return db.transaction().execute(async (trx) => {
-        const granted = await requireAccess(trx, ctx.actor, personId, { kind: 'read', category: 'profile' });
+        const granted = await requireAccess(trx, ctx.actor, personId, { kind: 'read', category: 'profile' }, clock());
         const row = await repo.findPerson(trx, personId);
         if (!row) throw new Error('person vanished inside its transaction');
         await appendJournal(trx, { requestId: ctx.requestId, now: clock() }, [
@@ -111,7 +126,7 @@ export function createPersonsService({ db, clock }: PersonsServiceDeps) {
         throw unprocessable('The birth date is in the future.', [{ path: 'birthDate', message: 'in the future' }]);
       }
       return db.transaction().execute(async (trx) => {
-        const granted = await requireAccess(trx, ctx.actor, personId, { kind: 'control' });
+        const granted = await requireAccess(trx, ctx.actor, personId, { kind: 'control' }, clock());
         const current = await repo.findPerson(trx, personId);
         if (!current) throw new Error('person vanished inside its transaction');
         checkIfMatch(ifMatch, current.version, false);
@@ -160,7 +175,7 @@ export function createPersonsService({ db, clock }: PersonsServiceDeps) {
 
     async claim(ctx: RequestContext, personId: string): Promise<Person> {
       return db.transaction().execute(async (trx) => {
-        const granted = await requireAccess(trx, ctx.actor, personId, { kind: 'claim' });
+        const granted = await requireAccess(trx, ctx.actor, personId, { kind: 'claim' }, clock());
         const current = await repo.findPerson(trx, personId);
         if (!current) throw new Error('person vanished inside its transaction');
         if (current.claimed_at !== null) throw conflict('This plan is already in the person\'s own hands.');
@@ -189,14 +204,11 @@ export function createPersonsService({ db, clock }: PersonsServiceDeps) {
 
     async list(ctx: RequestContext, query: { limit: number; cursor?: string }) {
       const after = decodeCursor(query.cursor, PersonCursor);
+      const now = clock();
       return db.transaction().execute(async (trx) => {
-        const rows = await repo.listRelatedPersons(trx, ctx.actor, { afterId: after?.id, limit: query.limit + 1 });
+        const rows = await repo.listRelatedPersons(trx, ctx.actor, now, { afterId: after?.id, limit: query.limit + 1 });
         const page = toPage(rows, query.limit, (r) => ({ id: r.person_id }), (r) => r);
-        const contexts = await loadAccessContexts(
-          trx,
-          ctx.actor,
-          page.items.map((r) => r.person_id),
-        );
+        const contexts = await loadAccessContexts(trx, ctx.actor, page.items.map((r) => r.person_id), now);
         const visible = page.items.flatMap((row) => {
           const context = contexts.get(row.person_id)!;
           const decision = decide(context, { kind: 'read', category: 'profile' });
@@ -204,7 +216,7 @@ export function createPersonsService({ db, clock }: PersonsServiceDeps) {
         });
         await appendJournal(
           trx,
-          { requestId: ctx.requestId, now: clock() },
+          { requestId: ctx.requestId, now },
           visible.map(({ row, auditActor }) => ({
             personId: row.person_id,
             actor: auditActor,
