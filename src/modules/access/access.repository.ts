@@ -63,7 +63,7 @@ function relationsOf(actor: Actor, row: RelationRow): Relation[] {
   return relations;
 }
 
-// The member rows and representative rows are share-locked: a revoke (which updates them) waits
+// The member and representative rows are share-locked: a revoke (which updates them) waits
 // for reads in flight, and a read waits for a revoke in flight and then sees its result.
 const relationQuery = (actor: Actor, personIds: string[], lock: boolean) => sql<RelationRow>`
   with m as (
@@ -89,7 +89,7 @@ const relationQuery = (actor: Actor, personIds: string[], lock: boolean) => sql<
     coalesce((select json_agg(e) from e where e.person_id = p.person_id), '[]'::json) as emergencies
   from persons p
   where p.person_id = any(${personIds}::uuid[])
-  ${lock ? sql`for share of p` : sql``}`;
+`;
 
 /** The caller's relations to one person; no relations when the person does not exist. */
 export async function loadAccessContext(db: Kysely<DB>, actor: Actor, personId: string, now: Date): Promise<AccessContext> {

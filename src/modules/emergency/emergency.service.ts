@@ -1,6 +1,7 @@
 // Emergency access: a professional outside the team (token with nihii) opens read access to
 // team, goals, wishes and safety plan for a limited time, with a written reason. Refused when the
 // person disallowed it; always audited with the reason and recorded as an event.
+import { inTransaction } from '../../db/transaction.js';
 import type { Kysely } from 'kysely';
 import type { DB } from '../../db/types.js';
 import type { Clock, RequestContext } from '../../lib/context.js';
@@ -28,7 +29,7 @@ export function createEmergencyService({ db, clock, emergencyAccessHours }: Emer
       if (!actor.nihii) throw forbidden('Emergency access is for licensed professionals (a token with nihii).');
       const identifier = input.identifier ?? { system: 'insz' as const, value: input.insz! };
       const now = clock();
-      return db.transaction().execute(async (trx) => {
+      return inTransaction(db, async (trx) => {
         const personId = await repo.findPersonIdByIdentifier(trx, identifier);
         const person = personId ? await findPerson(trx, personId) : undefined;
         if (!person) throw notFound('No plan for this person.');

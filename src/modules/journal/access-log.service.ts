@@ -1,4 +1,5 @@
 // Transparency: controllers read who looked at or changed what, and verify the hash chain.
+import { inTransaction } from '../../db/transaction.js';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import type { DB } from '../../db/types.js';
@@ -15,7 +16,7 @@ export function createAccessLogService({ db, clock }: { db: Kysely<DB>; clock: C
     async list(ctx: RequestContext, personId: string, query: { limit: number; cursor?: string }) {
       const before = decodeCursor(query.cursor, SeqCursor);
       const now = clock();
-      return db.transaction().execute(async (trx) => {
+      return inTransaction(db, async (trx) => {
         const granted = await requireAccess(trx, ctx.actor, personId, { kind: 'read_access_log' }, now);
         const rows = await listAccessLog(trx, personId, { beforeSeq: before?.seq, limit: query.limit + 1 });
         const page = toPage(rows, query.limit, (r) => ({ seq: r.seq }), (r): AccessLogEntry => ({
@@ -44,7 +45,7 @@ export function createAccessLogService({ db, clock }: { db: Kysely<DB>; clock: C
 
     async verify(ctx: RequestContext, personId: string) {
       const now = clock();
-      await db.transaction().execute(async (trx) => {
+      await inTransaction(db, async (trx) => {
         const granted = await requireAccess(trx, ctx.actor, personId, { kind: 'read_access_log' }, now);
         await appendJournal(trx, { requestId: ctx.requestId, now }, [
           { personId, actor: granted.auditActor, action: 'read', resourceType: 'access_log_verification' },

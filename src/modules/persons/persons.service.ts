@@ -1,5 +1,6 @@
 // Persons: start a plan (a citizen for themself, or a professional who steers it until the
 // person claims it), claim, read, update, and list the plans a caller may see.
+import { inTransaction } from '../../db/transaction.js';
 import type { Kysely } from 'kysely';
 import type { DB } from '../../db/types.js';
 import { conflict, forbidden, unprocessable } from '../../lib/errors.js';
@@ -54,7 +55,7 @@ export function createPersonsService({ db, clock }: PersonsServiceDeps) {
 
       const personId = newId();
       const now = clock();
-      return db.transaction().execute(async (trx) => {
+      return inTransaction(db, async (trx) => {
         if (!(await repo.claimIdentifier(trx, identifier, personId))) {
           throw conflict('A plan already exists for this identifier.');
         }
@@ -105,7 +106,7 @@ export function createPersonsService({ db, clock }: PersonsServiceDeps) {
     },
 
     async get(ctx: RequestContext, personId: string): Promise<Person> {
-      return db.transaction().execute(async (trx) => {
+      return inTransaction(db, async (trx) => {
         const granted = await requireAccess(trx, ctx.actor, personId, { kind: 'read', category: 'profile' }, clock());
         const row = await repo.findPerson(trx, personId);
         if (!row) throw new Error('person vanished inside its transaction');
@@ -125,7 +126,7 @@ export function createPersonsService({ db, clock }: PersonsServiceDeps) {
       if (input.birthDate && input.birthDate > clock().toISOString().slice(0, 10)) {
         throw unprocessable('The birth date is in the future.', [{ path: 'birthDate', message: 'in the future' }]);
       }
-      return db.transaction().execute(async (trx) => {
+      return inTransaction(db, async (trx) => {
         const granted = await requireAccess(trx, ctx.actor, personId, { kind: 'control' }, clock());
         const current = await repo.findPerson(trx, personId);
         if (!current) throw new Error('person vanished inside its transaction');
@@ -174,7 +175,7 @@ export function createPersonsService({ db, clock }: PersonsServiceDeps) {
     },
 
     async claim(ctx: RequestContext, personId: string): Promise<Person> {
-      return db.transaction().execute(async (trx) => {
+      return inTransaction(db, async (trx) => {
         const granted = await requireAccess(trx, ctx.actor, personId, { kind: 'claim' }, clock());
         const current = await repo.findPerson(trx, personId);
         if (!current) throw new Error('person vanished inside its transaction');
@@ -205,7 +206,7 @@ export function createPersonsService({ db, clock }: PersonsServiceDeps) {
     async list(ctx: RequestContext, query: { limit: number; cursor?: string }) {
       const after = decodeCursor(query.cursor, PersonCursor);
       const now = clock();
-      return db.transaction().execute(async (trx) => {
+      return inTransaction(db, async (trx) => {
         const rows = await repo.listRelatedPersons(trx, ctx.actor, now, { afterId: after?.id, limit: query.limit + 1 });
         const page = toPage(rows, query.limit, (r) => ({ id: r.person_id }), (r) => r);
         const contexts = await loadAccessContexts(trx, ctx.actor, page.items.map((r) => r.person_id), now);

@@ -1,6 +1,7 @@
 // The care team: invitations, membership history, consent grants per member and scope,
 // representatives (mandates), and accepting invitations. Controllers decide; members see
 // what their grant allows; every change is audited and recorded as an event.
+import { inTransaction } from '../../db/transaction.js';
 import { createHash, randomBytes } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import { z } from 'zod';
@@ -215,7 +216,7 @@ export function createTeamService({ db, clock, invitationValidDays }: TeamServic
       if (input.validUntil && new Date(input.validUntil) <= now) {
         throw unprocessable('validUntil lies in the past.', [{ path: 'validUntil', message: 'must lie in the future' }]);
       }
-      return db.transaction().execute(async (trx) => {
+      return inTransaction(db, async (trx) => {
         const granted = await requireAccess(trx, ctx.actor, personId, { kind: 'control' }, now);
         const member = await repo.insertMember(trx, {
           person_id: personId,
@@ -266,7 +267,7 @@ export function createTeamService({ db, clock, invitationValidDays }: TeamServic
     async list(ctx: RequestContext, personId: string, query: { limit: number; cursor?: string; include?: 'ended' }) {
       const after = decodeCursor(query.cursor, IdCursor);
       const now = clock();
-      return db.transaction().execute(async (trx) => {
+      return inTransaction(db, async (trx) => {
         const granted = await requireAccess(trx, ctx.actor, personId, { kind: 'read', category: 'team' }, now);
         const rows = await repo.listMembers(trx, personId, {
           includeEnded: query.include === 'ended',
@@ -285,7 +286,7 @@ export function createTeamService({ db, clock, invitationValidDays }: TeamServic
 
     async get(ctx: RequestContext, personId: string, memberId: string) {
       const now = clock();
-      return db.transaction().execute(async (trx) => {
+      return inTransaction(db, async (trx) => {
         const granted = await requireAccess(trx, ctx.actor, personId, { kind: 'read', category: 'team' }, now);
         const row = await requireMember(trx, personId, memberId);
         await appendJournal(trx, journal(ctx, now), [
@@ -297,7 +298,7 @@ export function createTeamService({ db, clock, invitationValidDays }: TeamServic
 
     async update(ctx: RequestContext, personId: string, memberId: string, input: TeamMemberUpdate, ifMatch: number | '*' | undefined) {
       const now = clock();
-      return db.transaction().execute(async (trx) => {
+      return inTransaction(db, async (trx) => {
         const granted = await requireAccess(trx, ctx.actor, personId, { kind: 'write', category: 'team' }, now);
         const current = await requireMember(trx, personId, memberId, true);
         checkIfMatch(ifMatch, current.version, false);
@@ -321,7 +322,7 @@ export function createTeamService({ db, clock, invitationValidDays }: TeamServic
     /** Ends a membership: by a controller, or by the member leaving. The history stays. */
     async end(ctx: RequestContext, personId: string, memberId: string) {
       const now = clock();
-      return db.transaction().execute(async (trx) => {
+      return inTransaction(db, async (trx) => {
         const context = await loadAccessContext(trx, ctx.actor, personId, now);
         const leaving = context.relations.some((r) => r.kind === 'member' && r.memberId === memberId && r.endedAt === null);
         const granted = enforce(context, leaving ? { kind: 'leave', memberId } : { kind: 'control' });
@@ -354,7 +355,7 @@ export function createTeamService({ db, clock, invitationValidDays }: TeamServic
       if (input.validUntil && new Date(input.validUntil) <= now) {
         throw unprocessable('validUntil lies in the past.', [{ path: 'validUntil', message: 'must lie in the future' }]);
       }
-      return db.transaction().execute(async (trx) => {
+      return inTransaction(db, async (trx) => {
         const granted = await requireAccess(trx, ctx.actor, personId, { kind: 'control' }, now);
         const current = await requireMember(trx, personId, memberId, true);
         if (current.status === 'ended') throw conflict('This membership has ended: invite the person again to give access.');
@@ -395,7 +396,7 @@ export function createTeamService({ db, clock, invitationValidDays }: TeamServic
 
     async revokeGrant(ctx: RequestContext, personId: string, memberId: string) {
       const now = clock();
-      return db.transaction().execute(async (trx) => {
+      return inTransaction(db, async (trx) => {
         const granted = await requireAccess(trx, ctx.actor, personId, { kind: 'control' }, now);
         const current = await requireMember(trx, personId, memberId, true);
         if (current.status === 'ended') throw conflict('This membership has ended; there is no access to revoke.');
@@ -431,7 +432,7 @@ export function createTeamService({ db, clock, invitationValidDays }: TeamServic
     async listGrants(ctx: RequestContext, personId: string, query: { limit: number; cursor?: string; memberId?: string }) {
       const after = decodeCursor(query.cursor, IdCursor);
       const now = clock();
-      return db.transaction().execute(async (trx) => {
+      return inTransaction(db, async (trx) => {
         const granted = await requireAccess(trx, ctx.actor, personId, { kind: 'control' }, now);
         const rows = await repo.listGrants(trx, personId, { memberId: query.memberId, afterId: after?.id, limit: query.limit + 1 });
         await appendJournal(trx, journal(ctx, now), [{ personId, actor: granted.auditActor, action: 'list', resourceType: 'grant' }]);
@@ -444,7 +445,7 @@ export function createTeamService({ db, clock, invitationValidDays }: TeamServic
       if (input.validUntil && new Date(input.validUntil) <= now) {
         throw unprocessable('validUntil lies in the past.', [{ path: 'validUntil', message: 'must lie in the future' }]);
       }
-      return db.transaction().execute(async (trx) => {
+      return inTransaction(db, async (trx) => {
         const granted = await requireAccess(trx, ctx.actor, personId, { kind: 'control' }, now);
         const row = await repo.insertRepresentative(trx, {
           person_id: personId,
@@ -478,7 +479,7 @@ export function createTeamService({ db, clock, invitationValidDays }: TeamServic
     async listRepresentatives(ctx: RequestContext, personId: string, query: { limit: number; cursor?: string; include?: 'ended' }) {
       const after = decodeCursor(query.cursor, IdCursor);
       const now = clock();
-      return db.transaction().execute(async (trx) => {
+      return inTransaction(db, async (trx) => {
         const granted = await requireAccess(trx, ctx.actor, personId, { kind: 'read', category: 'team' }, now);
         const rows = await repo.listRepresentatives(trx, personId, {
           includeEnded: query.include === 'ended',
@@ -495,7 +496,7 @@ export function createTeamService({ db, clock, invitationValidDays }: TeamServic
     /** Ends a mandate: by a controller, or by the representative stepping down. */
     async endRepresentative(ctx: RequestContext, personId: string, representativeId: string) {
       const now = clock();
-      return db.transaction().execute(async (trx) => {
+      return inTransaction(db, async (trx) => {
         const context = await loadAccessContext(trx, ctx.actor, personId, now);
         const self = context.relations.some(
           (r) => r.kind === 'representative' && r.representativeId === representativeId && r.endedAt === null,
@@ -520,7 +521,7 @@ export function createTeamService({ db, clock, invitationValidDays }: TeamServic
     /** Accepts a team or representative invitation with the invitee's own token. */
     async acceptInvitation(ctx: RequestContext, inviteCode: string): Promise<InvitationAccepted> {
       const now = clock();
-      return db.transaction().execute(async (trx) => {
+      return inTransaction(db, async (trx) => {
         const invitation = await repo.findInvitationByCodeHash(trx, hashInviteCode(inviteCode));
         if (!invitation) throw notFound('No such invitation.');
         if (invitation.accepted_at !== null) throw conflict('This invitation has already been used.');
