@@ -14,6 +14,8 @@ import { registerProblemHandlers } from './http/problem.js';
 import type { Clock } from './lib/context.js';
 import { tooManyRequests } from './lib/errors.js';
 import { newId } from './lib/ids.js';
+import { goalsRoutes } from './modules/goals/goals.routes.js';
+import { createGoalsService } from './modules/goals/goals.service.js';
 import { emergencyRoutes } from './modules/emergency/emergency.routes.js';
 import { createEmergencyService } from './modules/emergency/emergency.service.js';
 import { accessLogRoutes } from './modules/journal/access-log.routes.js';
@@ -73,12 +75,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const team = createTeamService({ db, clock, invitationValidDays: config.invitationValidDays });
   const emergency = createEmergencyService({ db, clock, emergencyAccessHours: config.emergencyAccessHours });
   const accessLog = createAccessLogService({ db, clock });
+  const goals = createGoalsService({ db, clock });
 
   await app.register(healthRoutes, { db });
   await app.register(personsRoutes, { persons });
   await app.register(teamRoutes, { team });
   await app.register(emergencyRoutes, { emergency });
   await app.register(accessLogRoutes, { accessLog });
+  await app.register(goalsRoutes, { goals });
 
   app.addHook('onClose', async () => {
     await db.destroy();

@@ -6,125 +6,12 @@ import { movableClock } from './helpers/clock.js';
 import { caller, citizen, createPersonAs, makeInsz, professional, type Caller } from './helpers/factories.js';
 import { accept, addRepresentative, inviteMember, joinedCarer } from './helpers/team.js';
 import { signToken } from './helpers/tokens.js';
+import { expectedStatus, type CallerKind, type Endpoint, type Fixture } from './matrix/matrix.js';
+import { goalsEndpoints } from './matrix/goals.endpoints.js';
+import { teamEndpoints } from './matrix/team.endpoints.js';
 
-type CallerKind =
-  | 'person'
-  | 'representative_full'
-  | 'representative_limited'
-  | 'steward_after_claim'
-  | 'member_with_scope'
-  | 'member_without_scope'
-  | 'member_expired'
-  | 'member_revoked'
-  | 'member_ended'
-  | 'organisation_staff'
-  | 'organisation_other_staff'
-  | 'emergency_active'
-  | 'emergency_expired'
-  | 'other_citizen'
-  | 'professional_outside'
-  | 'anonymous'
-  | 'forged';
-
-const RELATED: CallerKind[] = [
-  'person',
-  'representative_full',
-  'representative_limited',
-  'steward_after_claim',
-  'member_with_scope',
-  'member_without_scope',
-  'member_expired',
-  'member_revoked',
-  'member_ended',
-  'organisation_staff',
-  'emergency_active',
-  'emergency_expired',
-];
-const UNRELATED: CallerKind[] = ['organisation_other_staff', 'other_citizen', 'professional_outside'];
-const CONTROLLERS: CallerKind[] = ['person', 'representative_full'];
-/** Holders of every :read scope (and team:write) — what "member with the scope" means below. */
-const FULL_READERS: CallerKind[] = [...CONTROLLERS, 'representative_limited', 'steward_after_claim', 'member_with_scope', 'organisation_staff'];
-const MEMBER_SCOPES = ['profile:read', 'team:read', 'team:write', 'goals:read', 'tasks:read', 'notes:read', 'wishes:read', 'safety_plan:read', 'meetings:read'];
-
-interface Fixture {
-  personId: string;
-  controller: Caller;
-  /** A fresh invited member, for cells that change or end one. */
-  freshMember(): Promise<string>;
-  freshRepresentative(): Promise<string>;
-}
-
-interface Endpoint {
-  name: string;
-  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
-  url: (f: Fixture) => Promise<string> | string;
-  body?: () => Record<string, unknown>;
-  ok: number;
-  /** Callers (besides none) that get `ok`; every other related caller gets 403. */
-  allowed: CallerKind[];
-  /** Exceptions to the rule, e.g. the person claiming an already claimed plan. */
-  special?: Partial<Record<CallerKind, number>>;
-}
-
-const ENDPOINTS: Endpoint[] = [
-  { name: 'get person', method: 'GET', url: (f) => `/v1/persons/${f.personId}`, ok: 200, allowed: FULL_READERS },
-  { name: 'patch person', method: 'PATCH', url: (f) => `/v1/persons/${f.personId}`, body: () => ({ interpreterNeeded: true }), ok: 200, allowed: CONTROLLERS },
-  { name: 'claim', method: 'POST', url: (f) => `/v1/persons/${f.personId}/claim`, ok: 409, allowed: ['person'] },
-  { name: 'list team', method: 'GET', url: (f) => `/v1/persons/${f.personId}/team?include=ended`, ok: 200, allowed: [...FULL_READERS, 'emergency_active'] },
-  { name: 'get member', method: 'GET', url: async (f) => `/v1/persons/${f.personId}/team/${await f.freshMember()}`, ok: 200, allowed: [...FULL_READERS, 'emergency_active'] },
-  {
-    name: 'invite member',
-    method: 'POST',
-    url: (f) => `/v1/persons/${f.personId}/team/invitations`,
-    body: () => ({ kind: 'volunteer', displayName: 'Buurman Jan', scopes: ['tasks:read'] }),
-    ok: 201,
-    allowed: CONTROLLERS,
-  },
-  {
-    name: 'patch member',
-    method: 'PATCH',
-    url: async (f) => `/v1/persons/${f.personId}/team/${await f.freshMember()}`,
-    body: () => ({ discipline: { code: 'neighbour', display: 'Buur' } }),
-    ok: 200,
-    allowed: FULL_READERS.filter((k) => k !== 'representative_limited'),
-  },
-  { name: 'end member', method: 'DELETE', url: async (f) => `/v1/persons/${f.personId}/team/${await f.freshMember()}`, ok: 200, allowed: CONTROLLERS },
-  {
-    name: 'replace grant',
-    method: 'PUT',
-    url: async (f) => `/v1/persons/${f.personId}/team/${await f.freshMember()}/grant`,
-    body: () => ({ scopes: ['tasks:read', 'tasks:write'] }),
-    ok: 200,
-    allowed: CONTROLLERS,
-  },
-  { name: 'revoke grant', method: 'DELETE', url: async (f) => `/v1/persons/${f.personId}/team/${await f.freshMember()}/grant`, ok: 200, allowed: CONTROLLERS },
-  { name: 'list grants', method: 'GET', url: (f) => `/v1/persons/${f.personId}/grants`, ok: 200, allowed: CONTROLLERS },
-  {
-    name: 'add representative',
-    method: 'POST',
-    url: (f) => `/v1/persons/${f.personId}/representatives`,
-    body: () => ({ displayName: 'Tom', level: 'limited', basis: 'chosen' }),
-    ok: 201,
-    allowed: CONTROLLERS,
-  },
-  { name: 'list representatives', method: 'GET', url: (f) => `/v1/persons/${f.personId}/representatives`, ok: 200, allowed: [...FULL_READERS, 'emergency_active'] },
-  {
-    name: 'end representative',
-    method: 'DELETE',
-    url: async (f) => `/v1/persons/${f.personId}/representatives/${await f.freshRepresentative()}`,
-    ok: 200,
-    allowed: CONTROLLERS,
-  },
-  { name: 'access log', method: 'GET', url: (f) => `/v1/persons/${f.personId}/access-log`, ok: 200, allowed: CONTROLLERS },
-  { name: 'verify access log', method: 'GET', url: (f) => `/v1/persons/${f.personId}/access-log/verify`, ok: 200, allowed: CONTROLLERS },
-];
-
-function expected(endpoint: Endpoint, kind: CallerKind): number {
-  if (endpoint.special?.[kind] !== undefined) return endpoint.special[kind]!;
-  if (kind === 'anonymous' || kind === 'forged') return 401;
-  if (UNRELATED.includes(kind)) return 404;
-  return endpoint.allowed.includes(kind) ? endpoint.ok : 403;
-}
+const ENDPOINTS: Endpoint[] = [...teamEndpoints, ...goalsEndpoints];
+const ALL_SCOPES = ['profile', 'team', 'goals', 'tasks', 'notes', 'wishes', 'safety_plan', 'meetings'].flatMap((c) => [`${c}:read`, `${c}:write`]);
 
 t.test('access matrix', async (t) => {
   const clock = movableClock(new Date('2026-03-02T09:00:00Z'));
@@ -152,14 +39,15 @@ t.test('access matrix', async (t) => {
   await accept(app, repLimited, limited.inviteCode);
   callers.representative_limited = repLimited.headers;
 
-  callers.member_with_scope = (await joinedCarer(app, person, plan.id, MEMBER_SCOPES)).who.headers;
-  callers.member_without_scope = (await joinedCarer(app, person, plan.id, ['tasks:read'])).who.headers;
-  const expiring = await joinedCarer(app, person, plan.id, MEMBER_SCOPES, { validUntil: new Date(clock().getTime() + hour).toISOString() });
+  const fullMember = await joinedCarer(app, person, plan.id, ALL_SCOPES);
+  callers.member_with_scope = fullMember.who.headers;
+  callers.member_without_scope = (await joinedCarer(app, person, plan.id, [])).who.headers;
+  const expiring = await joinedCarer(app, person, plan.id, ALL_SCOPES, { validUntil: new Date(clock().getTime() + hour).toISOString() });
   callers.member_expired = expiring.who.headers;
-  const revoked = await joinedCarer(app, person, plan.id, MEMBER_SCOPES);
+  const revoked = await joinedCarer(app, person, plan.id, ALL_SCOPES);
   t.equal((await app.inject({ method: 'DELETE', url: `/v1/persons/${plan.id}/team/${revoked.memberId}/grant`, headers: person.headers })).statusCode, 200);
   callers.member_revoked = revoked.who.headers;
-  const ended = await joinedCarer(app, person, plan.id, MEMBER_SCOPES);
+  const ended = await joinedCarer(app, person, plan.id, ALL_SCOPES);
   t.equal((await app.inject({ method: 'DELETE', url: `/v1/persons/${plan.id}/team/${ended.memberId}`, headers: person.headers })).statusCode, 200);
   callers.member_ended = ended.who.headers;
 
@@ -167,7 +55,7 @@ t.test('access matrix', async (t) => {
     kind: 'organisation',
     displayName: 'Thuiszorg Regio Gent',
     organisationId: 'org-thuiszorg-gent',
-    scopes: MEMBER_SCOPES,
+    scopes: ALL_SCOPES,
   });
   await accept(app, caller({ sub: `coordinator-thuiszorg-${process.pid}`, org: 'org-thuiszorg-gent' }), organisation.inviteCode);
   callers.organisation_staff = caller({ sub: `nurse-thuiszorg-${process.pid}`, org: 'org-thuiszorg-gent', name: 'Sofie' }).headers;
@@ -191,8 +79,10 @@ t.test('access matrix', async (t) => {
   callers.forged = { authorization: `Bearer ${signToken({ sub: person.claims.sub, insz }, { secret: 'a-forger-does-not-know-the-real-secret-000' })}` };
 
   const fixture: Fixture = {
+    app,
     personId: plan.id,
     controller: person,
+    memberId: fullMember.memberId,
     freshMember: async () => (await inviteMember(app, person, plan.id, { kind: 'volunteer', displayName: 'Vrijwilliger', scopes: ['tasks:read'] })).memberId,
     freshRepresentative: async () => (await addRepresentative(app, person, plan.id, { displayName: 'Rep', level: 'limited', basis: 'chosen' })).id,
   };
@@ -203,10 +93,10 @@ t.test('access matrix', async (t) => {
         const res = await app.inject({
           method: endpoint.method,
           url: await endpoint.url(fixture),
-          headers: callers[kind],
-          ...(endpoint.body ? { payload: endpoint.body() } : {}),
+          headers: { ...(endpoint.headers ? await endpoint.headers(fixture) : {}), ...callers[kind] },
+          ...(endpoint.body ? { payload: await endpoint.body(fixture) } : {}),
         });
-        t.equal(res.statusCode, expected(endpoint, kind), `${endpoint.method} ${endpoint.name} as ${kind}`);
+        t.equal(res.statusCode, expectedStatus(endpoint, kind), `${endpoint.method} ${endpoint.name} as ${kind}`);
       }
     });
   }
@@ -214,9 +104,12 @@ t.test('access matrix', async (t) => {
   t.test('the steward before the claim acts as a controller', async (t) => {
     const steward = professional('Dr. Steward');
     const unclaimed = await createPersonAs(app, steward, { identifier: { system: 'passport', value: `P-${process.pid}` }, givenName: 'Marek', familyName: 'K.' });
+    const stewardTeam = await app.inject({ method: 'GET', url: `/v1/persons/${unclaimed.id}/team`, headers: steward.headers });
     const stewardFixture: Fixture = {
+      app,
       personId: unclaimed.id,
       controller: steward,
+      memberId: stewardTeam.json().items[0].memberId,
       freshMember: async () => (await inviteMember(app, steward, unclaimed.id, { kind: 'volunteer', displayName: 'V', scopes: [] })).memberId,
       freshRepresentative: async () => (await addRepresentative(app, steward, unclaimed.id, { displayName: 'R', level: 'limited', basis: 'chosen' })).id,
     };
@@ -224,10 +117,10 @@ t.test('access matrix', async (t) => {
       const res = await app.inject({
         method: endpoint.method,
         url: await endpoint.url(stewardFixture),
-        headers: steward.headers,
-        ...(endpoint.body ? { payload: endpoint.body() } : {}),
+        headers: { ...(endpoint.headers ? await endpoint.headers(stewardFixture) : {}), ...steward.headers },
+        ...(endpoint.body ? { payload: await endpoint.body(stewardFixture) } : {}),
       });
-      const want = endpoint.name === 'claim' ? 403 : endpoint.ok;
+      const want = endpoint.name === 'claim' ? 403 : expectedStatus(endpoint, 'person');
       t.equal(res.statusCode, want, `${endpoint.method} ${endpoint.name} as steward before claim`);
     }
   });

@@ -24,6 +24,35 @@ export interface AuditEntries {
   hash: string;
 }
 
+export interface CareDocuments {
+  person_id: string;
+  kind: string;
+  version: number;
+  content: Json;
+  updated_by_sub: string;
+  updated_at: Date;
+}
+
+export interface CareGoalLifeGoals {
+  person_id: string;
+  care_goal_id: string;
+  life_goal_id: string;
+}
+
+export interface CareGoals {
+  person_id: string;
+  care_goal_id: string;
+  version: Generated<number>;
+  title: string;
+  description: string | null;
+  status: string;
+  owner_member_id: string | null;
+  review_date: string | null;
+  created_by_sub: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
 export interface CareTeamMembers {
   person_id: string;
   member_id: string;
@@ -103,6 +132,67 @@ export interface Invitations {
   accepted_by_sub: string | null;
 }
 
+export interface LifeGoals {
+  person_id: string;
+  life_goal_id: string;
+  version: Generated<number>;
+  title: string;
+  description: string | null;
+  status: string;
+  expressed_by_kind: string;
+  expressed_by_name: string | null;
+  expressed_by_member_id: string | null;
+  expressed_by_representative_id: string | null;
+  created_by_sub: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface Meetings {
+  person_id: string;
+  meeting_id: string;
+  version: Generated<number>;
+  title: string;
+  starts_at: Date;
+  ends_at: Date;
+  video_url: string | null;
+  location: string | null;
+  agenda: string | null;
+  participant_member_ids: string[];
+  status: string;
+  created_by_sub: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface NoteVersions {
+  person_id: string;
+  note_id: string;
+  version: number;
+  body: string | null;
+  phase: string;
+  retracted: Generated<boolean>;
+  created_at: Date;
+}
+
+export interface Notes {
+  person_id: string;
+  note_id: string;
+  version: Generated<number>;
+  phase: string;
+  visibility: string;
+  visible_to: Generated<string[]>;
+  about_type: string | null;
+  about_id: string | null;
+  author_sub: string;
+  author_name: string | null;
+  author_role: string;
+  author_member_id: string | null;
+  retracted_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
 export interface OutboxEvents {
   person_id: string;
   seq: number;
@@ -164,17 +254,60 @@ export interface Representatives {
   ended_by_sub: string | null;
 }
 
+export interface ResourceVersions {
+  person_id: string;
+  resource_type: string;
+  resource_id: string;
+  version: number;
+  snapshot: Json;
+  changed_fields: string[];
+  changed_by_sub: string;
+  changed_by_name: string | null;
+  changed_by_role: string;
+  changed_by_member_id: string | null;
+  changed_at: Date;
+}
+
+export interface Tasks {
+  person_id: string;
+  task_id: string;
+  version: Generated<number>;
+  title: string;
+  description: string | null;
+  care_goal_id: string | null;
+  assignee_member_id: string;
+  due_date: string | null;
+  due_at: Date | null;
+  status: string;
+  completed_by_sub: string | null;
+  completed_by_member_id: string | null;
+  completed_at: Date | null;
+  created_by_sub: string;
+  created_by_member_id: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
 export interface DB {
   audit_entries: AuditEntries;
+  care_documents: CareDocuments;
+  care_goal_life_goals: CareGoalLifeGoals;
+  care_goals: CareGoals;
   care_team_members: CareTeamMembers;
   emergency_accesses: EmergencyAccesses;
   grants: Grants;
   idempotency_keys: IdempotencyKeys;
   invitation_codes: InvitationCodes;
   invitations: Invitations;
+  life_goals: LifeGoals;
+  meetings: Meetings;
+  note_versions: NoteVersions;
+  notes: Notes;
   outbox_events: OutboxEvents;
   person_identifiers: PersonIdentifiers;
   person_sequences: PersonSequences;
   persons: Persons;
   representatives: Representatives;
+  resource_versions: ResourceVersions;
+  tasks: Tasks;
 }

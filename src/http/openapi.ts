@@ -36,6 +36,7 @@ export const openApiPlugin = fp(
           { name: 'Representatives', description: 'Mandates: people or organisations acting for the person.' },
           { name: 'Invitations', description: 'Joining a team or taking up a mandate with a one-time code.' },
           { name: 'Emergency access', description: 'Break the glass: justified, time-limited, always visible to the person.' },
+          { name: 'Goals', description: 'Life goals in the person\'s own words, and the care goals serving them.' },
           { name: 'Transparency', description: 'The person\'s access log and its hash-chain verification.' },
           { name: 'Operations', description: 'Health and documentation.' },
         ],

@@ -1,7 +1,7 @@
 // The access policy: a pure function of the caller's relations to a person (with their validity),
 // the time and the action. Deny by default: 404 without any relation (never reveal that a plan
 // exists), 403 with one that does not allow the action.
-import type { AccessContext, Action, AuditActor, Decision, Relation, Scope } from './access.types.js';
+import type { AccessContext, Action, AuditActor, Category, Decision, Relation, Scope } from './access.types.js';
 
 const isFuture = (at: Date | null, now: Date): boolean => at === null || at.getTime() > now.getTime();
 
@@ -31,6 +31,8 @@ function allows(relation: Relation, action: Action, now: Date): boolean {
   switch (action.kind) {
     case 'claim':
       return relation.kind === 'person';
+    case 'read_own_notes':
+      return relation.kind === 'member';
     case 'control':
     case 'read_access_log':
       return isController(relation, now);
@@ -82,4 +84,49 @@ export function auditActorFor(context: AccessContext, relation: Relation): Audit
     // A steward acts on the person's behalf until the person claims it; so does a representative.
     onBehalf: relation.kind === 'steward' || relation.kind === 'representative',
   };
+}
+
+/** Whether a relation (e.g. a would-be task assignee's membership) can read a category now. */
+export function relationCanRead(relation: Relation, category: Category, now: Date): boolean {
+  return allows(relation, { kind: 'read', category }, now);
+}
+
+/**
+ * Which notes the caller reads, as a filter the notes repository applies in SQL:
+ * - `visible`: team notes; professional-only notes when the caller is a professional or
+ *   organisation member; member-addressed notes when listed (controllers see those too);
+ *   always their own.
+ * - `own`: only the notes they wrote (a revoked, expired or ended member).
+ */
+export type NoteFilter =
+  | { kind: 'visible'; professional: boolean; controller: boolean; memberIds: string[]; sub: string }
+  | { kind: 'own'; memberIds: string[]; sub: string };
+
+export function noteFilter(context: AccessContext): NoteFilter | undefined {
+  const { now } = context;
+  const memberIds = memberIdsOf(context);
+  if (decide(context, { kind: 'read', category: 'notes' }).allowed) {
+    const professional = context.relations.some(
+      (r) =>
+        r.kind === 'member' &&
+        (r.memberKind === 'professional' || r.memberKind === 'organisation') &&
+        relationCanRead(r, 'notes', now),
+    );
+    return { kind: 'visible', professional, controller: controls(context), memberIds, sub: context.actor.sub };
+  }
+  if (decide(context, { kind: 'read_own_notes' }).allowed) return { kind: 'own', memberIds, sub: context.actor.sub };
+  return undefined;
+}
+
+/** Who may change a task's status: the assignee (tasks:read suffices), the creator, a coordinator, controllers. */
+export function mayChangeTaskStatus(
+  context: AccessContext,
+  task: { assigneeMemberId: string; createdBySub: string },
+): boolean {
+  const { now } = context;
+  if (controls(context)) return true;
+  return context.relations.some((r) => {
+    if (r.kind !== 'member' || !relationCanRead(r, 'tasks', now)) return false;
+    return r.memberId === task.assigneeMemberId || r.function === 'coordinator' || context.actor.sub === task.createdBySub;
+  });
 }

@@ -55,6 +55,8 @@ export type Action =
   | { kind: 'read_access_log' }
   /** Take control of a plan a professional started: only the person themself. */
   | { kind: 'claim' }
+  /** Any member, also revoked or ended, reads the notes they wrote themselves. */
+  | { kind: 'read_own_notes' }
   /** A member leaving the team, or a representative stepping down: themself only. */
   | { kind: 'leave'; memberId?: string; representativeId?: string };
 

@@ -210,3 +210,14 @@ export async function coordinatorMemberIds(db: Kysely<DB>, personId: string): Pr
   return rows.map((r) => r.member_id);
 }
 
+
+/** The rows of the given members of one person (to check assignees, participants, recipients). */
+export async function findMembers(db: Kysely<DB>, personId: string, memberIds: string[]): Promise<MemberRow[]> {
+  if (memberIds.length === 0) return [];
+  return db
+    .selectFrom('care_team_members')
+    .selectAll()
+    .where('person_id', '=', personId)
+    .where('member_id', 'in', memberIds)
+    .execute();
+}

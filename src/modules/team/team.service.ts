@@ -14,7 +14,7 @@ import { checkIfMatch } from '../../lib/versioning.js';
 import { controls, effectiveScopes, memberIdsOf } from '../access/access.policy.js';
 import { enforce, requireAccess } from '../access/access.service.js';
 import { loadAccessContext } from '../access/access.repository.js';
-import { SCOPES, type AccessContext, type Actor, type AuditActor, type Scope } from '../access/access.types.js';
+import { SCOPES, type AccessContext, type Actor, type AuditActor, type Relation, type Scope } from '../access/access.types.js';
 import { appendJournal } from '../journal/journal.repository.js';
 import type { EventRecord } from '../journal/journal.types.js';
 import { findPerson } from '../persons/persons.repository.js';
@@ -51,19 +51,24 @@ function disciplineOf(input: TeamInvitationCreate['discipline'] | null | undefin
   return { discipline_code: input.code, discipline_display: input.display ?? null };
 }
 
-export function memberRowToTeamMember(row: repo.MemberRow, showGrant: boolean, now: Date): TeamMember {
-  const scopes = row.scopes as Scope[];
-  const relation = {
-    kind: 'member' as const,
+/** A member row as the access policy sees it (to check what that member may do now). */
+export function memberRowToRelation(row: repo.MemberRow): Relation {
+  return {
+    kind: 'member',
     memberId: row.member_id,
     memberKind: row.kind as TeamMember['kind'],
     function: row.function as TeamMember['function'],
     viaOrganisation: row.kind === 'organisation',
-    scopes,
+    scopes: row.scopes as Scope[],
     grantValidUntil: row.grant_valid_until,
     grantRevokedAt: row.grant_revoked_at,
     endedAt: row.ended_at,
   };
+}
+
+export function memberRowToTeamMember(row: repo.MemberRow, showGrant: boolean, now: Date): TeamMember {
+  const scopes = row.scopes as Scope[];
+  const relation = memberRowToRelation(row);
   return {
     id: row.member_id,
     memberId: row.member_id,
