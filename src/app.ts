@@ -15,7 +15,15 @@ import type { Clock } from './lib/context.js';
 import { tooManyRequests } from './lib/errors.js';
 import { newId } from './lib/ids.js';
 import { goalsRoutes } from './modules/goals/goals.routes.js';
+import { notesRoutes } from './modules/notes/notes.routes.js';
+import { createNotesService } from './modules/notes/notes.service.js';
 import { createGoalsService } from './modules/goals/goals.service.js';
+import { tasksRoutes } from './modules/tasks/tasks.routes.js';
+import { createTasksService } from './modules/tasks/tasks.service.js';
+import { careDocumentsRoutes } from './modules/care-documents/care-documents.routes.js';
+import { createCareDocumentsService } from './modules/care-documents/care-documents.service.js';
+import { meetingsRoutes } from './modules/meetings/meetings.routes.js';
+import { createMeetingsService } from './modules/meetings/meetings.service.js';
 import { emergencyRoutes } from './modules/emergency/emergency.routes.js';
 import { createEmergencyService } from './modules/emergency/emergency.service.js';
 import { accessLogRoutes } from './modules/journal/access-log.routes.js';
@@ -76,6 +84,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const emergency = createEmergencyService({ db, clock, emergencyAccessHours: config.emergencyAccessHours });
   const accessLog = createAccessLogService({ db, clock });
   const goals = createGoalsService({ db, clock });
+  const tasks = createTasksService({ db, clock });
+  const careDocuments = createCareDocumentsService({ db, clock });
+  const meetings = createMeetingsService({ db, clock });
+  const notes = createNotesService({ db, clock, noteBodyMaxBytes: config.noteBodyMaxBytes });
 
   await app.register(healthRoutes, { db });
   await app.register(personsRoutes, { persons });
@@ -83,6 +95,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(emergencyRoutes, { emergency });
   await app.register(accessLogRoutes, { accessLog });
   await app.register(goalsRoutes, { goals });
+  await app.register(tasksRoutes, { tasks });
+  await app.register(careDocumentsRoutes, { careDocuments });
+  await app.register(meetingsRoutes, { meetings });
+  await app.register(notesRoutes, { notes });
 
   app.addHook('onClose', async () => {
     await db.destroy();

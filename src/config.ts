@@ -69,7 +69,10 @@ const DEV_SECRET_FILE = 'dev-jwt-secret';
 
 /** Reads and validates the environment; throws a ConfigError whose message is one line naming the variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = envSchema.safeParse(env);
+  // An empty variable (`PORT=` in an env file or compose) counts as unset: it takes the default
+  // instead of being read as 0 (PORT= would otherwise listen on a random port).
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value === undefined || value.trim() !== ''));
+  const parsed = envSchema.safeParse(present);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const variable = String(issue.path[0] ?? 'environment');
@@ -119,7 +122,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 function developmentSecret(dataDir: string): JwtSettings {
   const secretFile = join(dataDir, DEV_SECRET_FILE);
   if (existsSync(secretFile)) {
-    return { kind: 'secret', secret: readFileSync(secretFile, 'utf8').trim(), generated: true, secretFile };
+    const kept = readFileSync(secretFile, 'utf8').trim();
+    // A truncated or emptied file is replaced rather than trusted as a (weak) secret.
+    if (kept.length >= 32) return { kind: 'secret', secret: kept, generated: true, secretFile };
   }
   mkdirSync(dataDir, { recursive: true });
   const secret = randomBytes(48).toString('base64url');

@@ -7,15 +7,19 @@ import { caller, citizen, createPersonAs, makeInsz, professional, type Caller } 
 import { accept, addRepresentative, inviteMember, joinedCarer } from './helpers/team.js';
 import { signToken } from './helpers/tokens.js';
 import { expectedStatus, type CallerKind, type Endpoint, type Fixture } from './matrix/matrix.js';
+import { careDocumentsEndpoints } from './matrix/care-documents.endpoints.js';
 import { goalsEndpoints } from './matrix/goals.endpoints.js';
+import { meetingsEndpoints } from './matrix/meetings.endpoints.js';
+import { notesEndpoints } from './matrix/notes.endpoints.js';
+import { tasksEndpoints } from './matrix/tasks.endpoints.js';
 import { teamEndpoints } from './matrix/team.endpoints.js';
 
-const ENDPOINTS: Endpoint[] = [...teamEndpoints, ...goalsEndpoints];
+const ENDPOINTS: Endpoint[] = [...teamEndpoints, ...goalsEndpoints, ...tasksEndpoints, ...notesEndpoints, ...careDocumentsEndpoints, ...meetingsEndpoints];
 const ALL_SCOPES = ['profile', 'team', 'goals', 'tasks', 'notes', 'wishes', 'safety_plan', 'meetings'].flatMap((c) => [`${c}:read`, `${c}:write`]);
 
 t.test('access matrix', async (t) => {
   const clock = movableClock(new Date('2026-03-02T09:00:00Z'));
-  const { app } = await buildTestApp(t, { clock, env: { EMERGENCY_ACCESS_HOURS: '1' } });
+  const { app } = await buildTestApp(t, { clock, env: { EMERGENCY_ACCESS_HOURS: '1', RATE_LIMIT_PER_MINUTE: '100000' } });
   const hour = 3600_000;
 
   // A plan started by a GP (the steward), then claimed by the person.

@@ -34,6 +34,9 @@ function jwtOptions(jwt: Config['jwt']) {
   const claims = {
     ...(jwt.issuer ? { allowedIss: jwt.issuer } : {}),
     ...(jwt.audience ? { allowedAud: jwt.audience } : {}),
+    // fast-jwt checks a claim only when the token carries it: without `requiredClaims` a token
+    // lacking iss/aud would pass a configured JWT_ISSUER/JWT_AUDIENCE, and one lacking exp would never expire.
+    requiredClaims: ['exp', ...(jwt.issuer ? ['iss'] : []), ...(jwt.audience ? ['aud'] : [])],
   };
   if (jwt.kind === 'secret') {
     return { secret: jwt.secret, verify: { algorithms: ['HS256'], ...claims } };

@@ -43,6 +43,12 @@ function validationErrors(error: FastifyError & { validationContext?: string }):
   });
 }
 
+/** PostgreSQL's class 22 (data exception): invalid text, out-of-range values, bad encodings. */
+const isDataException = (error: unknown): boolean => {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && /^22[0-9A-Z]{3}$/.test(code) && typeof (error as { severity?: unknown }).severity === 'string';
+};
+
 export function registerProblemHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     let body: ProblemBody;
@@ -54,6 +60,11 @@ export function registerProblemHandlers(app: FastifyInstance): void {
     } else if (error.code && FASTIFY_CODES[error.code]) {
       const [status, slug, title, detail] = FASTIFY_CODES[error.code]!;
       body = problem(status, slug, title, detail);
+    } else if (isDataException(error)) {
+      // The database refused a value that passed validation (a NUL character, a year it cannot
+      // store): the client's input, so a 400, never a 500. Logged, in case it was our own cast.
+      request.log.warn({ err: error }, 'database refused a value');
+      body = problem(400, 'bad-request', 'Bad Request', 'A value in the request cannot be stored (unsupported characters or an out-of-range date).');
     } else if (!isResponseSerializationError(error) && error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
       body = problem(error.statusCode, 'client-error', 'Bad Request', 'The request could not be handled as sent.');
     } else {

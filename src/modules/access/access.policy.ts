@@ -74,6 +74,11 @@ export const controls = (context: AccessContext): boolean => context.relations.s
 export const memberIdsOf = (context: AccessContext): string[] =>
   context.relations.flatMap((r) => (r.kind === 'member' ? [r.memberId] : []));
 
+/** The caller's strongest relation, for reads that any relation may make (e.g. the change feed). */
+export function strongestRelation(context: AccessContext): Relation | undefined {
+  return [...context.relations].sort((a, b) => PRECEDENCE.indexOf(a.kind) - PRECEDENCE.indexOf(b.kind))[0];
+}
+
 export function auditActorFor(context: AccessContext, relation: Relation): AuditActor {
   const memberRole = relation.kind === 'member' && relation.endedAt !== null ? 'former_member' : relation.kind;
   return {
@@ -129,4 +134,58 @@ export function mayChangeTaskStatus(
     if (r.kind !== 'member' || !relationCanRead(r, 'tasks', now)) return false;
     return r.memberId === task.assigneeMemberId || r.function === 'coordinator' || context.actor.sub === task.createdBySub;
   });
+}
+
+/** What an event is about, for deciding who may receive it (its data is thin: ids and states). */
+export interface EventForDelivery {
+  type: string;
+  data: Record<string, unknown>;
+}
+
+const EVENT_CATEGORIES: Record<string, Category> = {
+  person: 'profile',
+  team: 'team',
+  representative: 'team',
+  life_goal: 'goals',
+  care_goal: 'goals',
+  task: 'tasks',
+  note: 'notes',
+  wishes: 'wishes',
+  safety_plan: 'safety_plan',
+  meeting: 'meetings',
+};
+
+/**
+ * Whether the caller may receive an event about this person now: the same rules as reading the
+ * resource, decided at delivery time. A member always hears about changes to their own
+ * membership and access (so a revoked member gets grant.revoked about themself, then nothing).
+ */
+export function mayReceiveEvent(context: AccessContext, event: EventForDelivery): boolean {
+  const prefix = event.type.split('.')[0]!;
+  const ownMemberIds = memberIdsOf(context);
+  const aboutMember = typeof event.data.memberId === 'string' ? event.data.memberId : undefined;
+  if ((prefix === 'team' || prefix === 'grant') && aboutMember && ownMemberIds.includes(aboutMember)) return true;
+  if (prefix === 'grant') return controls(context);
+  if (prefix === 'emergency_access') {
+    const notified = Array.isArray(event.data.notifyMemberIds) ? (event.data.notifyMemberIds as string[]) : [];
+    return controls(context) || ownMemberIds.some((id) => notified.includes(id) && memberMayActNow(context, id));
+  }
+  if (prefix === 'note') {
+    const filter = noteFilter(context);
+    if (!filter) return false;
+    const author = typeof event.data.authorMemberId === 'string' ? event.data.authorMemberId : null;
+    if (author && filter.memberIds.includes(author)) return true;
+    if (filter.kind === 'own') return false;
+    const visibility = event.data.visibility;
+    if (visibility === 'team') return true;
+    if (visibility === 'professionals') return filter.professional;
+    const listed = Array.isArray(event.data.visibleTo) ? (event.data.visibleTo as string[]) : [];
+    return filter.controller || filter.memberIds.some((id) => listed.includes(id));
+  }
+  const category = EVENT_CATEGORIES[prefix];
+  return category !== undefined && decide(context, { kind: 'read', category }).allowed;
+}
+
+function memberMayActNow(context: AccessContext, memberId: string): boolean {
+  return context.relations.some((r) => r.kind === 'member' && r.memberId === memberId && effectiveScopes(r, context.now).length > 0);
 }

@@ -1,0 +1,133 @@
+// SQL for notes and their append-only versions; what a caller may read is filtered in SQL.
+import { sql, type ExpressionBuilder, type Insertable, type Kysely, type Selectable } from 'kysely';
+import type { DB, Notes } from '../../db/types.js';
+import type { NoteFilter } from '../access/access.policy.js';
+
+export type NoteRow = Selectable<Notes> & { body: string | null; member_display_name: string | null };
+
+/** The notes a caller may read, as a WHERE clause (the policy decided the filter). */
+export function visibleTo(filter: NoteFilter) {
+  return (eb: ExpressionBuilder<DB & { n: Notes }, 'n'>) => {
+    const own = [eb('n.author_sub', '=', filter.sub)];
+    if (filter.memberIds.length > 0) own.push(eb('n.author_member_id', 'in', filter.memberIds));
+    if (filter.kind === 'own') return eb.or(own);
+    const visible = [...own, eb('n.visibility', '=', 'team')];
+    if (filter.professional) visible.push(eb('n.visibility', '=', 'professionals'));
+    if (filter.controller) visible.push(eb('n.visibility', '=', 'members'));
+    else if (filter.memberIds.length > 0) {
+      visible.push(
+        eb.and([eb('n.visibility', '=', 'members'), sql<boolean>`n.visible_to && ${sql.val(filter.memberIds)}::uuid[]`]),
+      );
+    }
+    return eb.or(visible);
+  };
+}
+
+const withCurrentBody = (db: Kysely<DB>) =>
+  db
+    .selectFrom('notes as n')
+    .innerJoin('note_versions as v', (join) =>
+      join.onRef('v.person_id', '=', 'n.person_id').onRef('v.note_id', '=', 'n.note_id').onRef('v.version', '=', 'n.version'),
+    )
+    .leftJoin('care_team_members as m', (join) =>
+      join.onRef('m.person_id', '=', 'n.person_id').onRef('m.member_id', '=', 'n.author_member_id'),
+    )
+    .selectAll('n')
+    .select(['v.body', 'm.display_name as member_display_name']);
+
+export async function insertNote(db: Kysely<DB>, values: Insertable<Notes>, body: string): Promise<void> {
+  await db.insertInto('notes').values(values).execute();
+  await db
+    .insertInto('note_versions')
+    .values({ person_id: values.person_id, note_id: values.note_id, version: 1, body, phase: values.phase, created_at: values.created_at })
+    .execute();
+}
+
+export async function findNote(db: Kysely<DB>, personId: string, noteId: string, filter: NoteFilter): Promise<NoteRow | undefined> {
+  return withCurrentBody(db)
+    .where('n.person_id', '=', personId)
+    .where('n.note_id', '=', noteId)
+    .where(visibleTo(filter))
+    .executeTakeFirst();
+}
+
+export async function listNotes(
+  db: Kysely<DB>,
+  personId: string,
+  filter: NoteFilter,
+  options: { phase?: string; since?: Date; beforeId?: string; limit: number },
+): Promise<NoteRow[]> {
+  let query = withCurrentBody(db).where('n.person_id', '=', personId).where(visibleTo(filter));
+  if (options.phase) query = query.where('n.phase', '=', options.phase);
+  if (options.since) query = query.where('n.updated_at', '>=', options.since);
+  if (options.beforeId) query = query.where('n.note_id', '<', options.beforeId);
+  return query.orderBy('n.note_id', 'desc').limit(options.limit).execute();
+}
+
+/**
+ * Appends a version when the note is still at the expected version. Two concurrent revisions
+ * race on this conditional update: exactly one moves the version, the other gets nothing.
+ */
+export async function appendVersion(
+  db: Kysely<DB>,
+  note: { personId: string; noteId: string; expectedVersion: number },
+  version: { body: string | null; phase: string; retracted: boolean; at: Date },
+): Promise<number | undefined> {
+  const updated = await db
+    .updateTable('notes')
+    .set((eb) => ({
+      version: eb('version', '+', 1),
+      phase: version.phase,
+      updated_at: version.at,
+      ...(version.retracted ? { retracted_at: version.at } : {}),
+    }))
+    .where('person_id', '=', note.personId)
+    .where('note_id', '=', note.noteId)
+    .where('version', '=', note.expectedVersion)
+    .where('retracted_at', 'is', null)
+    .returning('version')
+    .executeTakeFirst();
+  if (!updated) return undefined;
+  await db
+    .insertInto('note_versions')
+    .values({
+      person_id: note.personId,
+      note_id: note.noteId,
+      version: updated.version,
+      body: version.body,
+      phase: version.phase,
+      retracted: version.retracted,
+      created_at: version.at,
+    })
+    .execute();
+  return updated.version;
+}
+
+export async function listVersions(db: Kysely<DB>, personId: string, noteId: string, options: { afterVersion?: number; limit: number }) {
+  let query = db.selectFrom('note_versions').selectAll().where('person_id', '=', personId).where('note_id', '=', noteId);
+  if (options.afterVersion !== undefined) query = query.where('version', '>', options.afterVersion);
+  return query.orderBy('version').limit(options.limit).execute();
+}
+
+export async function findVersion(db: Kysely<DB>, personId: string, noteId: string, version: number) {
+  return db
+    .selectFrom('note_versions')
+    .selectAll()
+    .where('person_id', '=', personId)
+    .where('note_id', '=', noteId)
+    .where('version', '=', version)
+    .executeTakeFirst();
+}
+
+/** Whether the thing a note is about exists for this person. */
+export async function aboutExists(db: Kysely<DB>, personId: string, about: { type: string; id: string }): Promise<boolean> {
+  const table = about.type === 'life_goal' ? 'life_goals' : about.type === 'care_goal' ? 'care_goals' : 'tasks';
+  const column = about.type === 'life_goal' ? 'life_goal_id' : about.type === 'care_goal' ? 'care_goal_id' : 'task_id';
+  const row = await db
+    .selectFrom(table)
+    .select(sql<number>`1`.as('one'))
+    .where('person_id', '=', personId)
+    .where(sql.ref(column), '=', about.id)
+    .executeTakeFirst();
+  return row !== undefined;
+}
