@@ -15,7 +15,11 @@ import type { Clock } from './lib/context.js';
 import { tooManyRequests } from './lib/errors.js';
 import { newId } from './lib/ids.js';
 import { goalsRoutes } from './modules/goals/goals.routes.js';
+import { eventsRoutes } from './modules/events/events.routes.js';
+import { createChangesService } from './modules/events/changes.service.js';
 import { notesRoutes } from './modules/notes/notes.routes.js';
+import { overviewRoutes } from './modules/overview/overview.routes.js';
+import { createOverviewService } from './modules/overview/overview.service.js';
 import { createNotesService } from './modules/notes/notes.service.js';
 import { createGoalsService } from './modules/goals/goals.service.js';
 import { tasksRoutes } from './modules/tasks/tasks.routes.js';
@@ -88,6 +92,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const careDocuments = createCareDocumentsService({ db, clock });
   const meetings = createMeetingsService({ db, clock });
   const notes = createNotesService({ db, clock, noteBodyMaxBytes: config.noteBodyMaxBytes });
+  const overview = createOverviewService({ db, clock });
+  const changes = createChangesService({ db, clock });
 
   await app.register(healthRoutes, { db });
   await app.register(personsRoutes, { persons });
@@ -99,6 +105,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(careDocumentsRoutes, { careDocuments });
   await app.register(meetingsRoutes, { meetings });
   await app.register(notesRoutes, { notes });
+  await app.register(overviewRoutes, { overview });
+  await app.register(eventsRoutes, { changes });
 
   app.addHook('onClose', async () => {
     await db.destroy();

@@ -11,10 +11,11 @@ import { careDocumentsEndpoints } from './matrix/care-documents.endpoints.js';
 import { goalsEndpoints } from './matrix/goals.endpoints.js';
 import { meetingsEndpoints } from './matrix/meetings.endpoints.js';
 import { notesEndpoints } from './matrix/notes.endpoints.js';
+import { overviewEndpoints } from './matrix/overview.endpoints.js';
 import { tasksEndpoints } from './matrix/tasks.endpoints.js';
 import { teamEndpoints } from './matrix/team.endpoints.js';
 
-const ENDPOINTS: Endpoint[] = [...teamEndpoints, ...goalsEndpoints, ...tasksEndpoints, ...notesEndpoints, ...careDocumentsEndpoints, ...meetingsEndpoints];
+const ENDPOINTS: Endpoint[] = [...teamEndpoints, ...goalsEndpoints, ...tasksEndpoints, ...notesEndpoints, ...careDocumentsEndpoints, ...meetingsEndpoints, ...overviewEndpoints];
 const ALL_SCOPES = ['profile', 'team', 'goals', 'tasks', 'notes', 'wishes', 'safety_plan', 'meetings'].flatMap((c) => [`${c}:read`, `${c}:write`]);
 
 t.test('access matrix', async (t) => {

@@ -42,6 +42,10 @@ function freshDir(): string {
 
 function startService(env: Record<string, string>): Service {
   const childEnv: NodeJS.ProcessEnv = { ...process.env };
+  // The spawned service loads the sources through its own loader; its coverage would not merge
+  // with the test processes' and would count every module it loads as uncovered.
+  delete childEnv.NODE_V8_COVERAGE;
+  delete childEnv.NODE_OPTIONS;
   for (const name of CONFIG_VARIABLES) delete childEnv[name];
   Object.assign(childEnv, { HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', NODE_ENV: 'development', ...env });
 

@@ -6,7 +6,7 @@ import { isDatabaseReachable } from '../db/database.js';
 import { hasPendingMigrations } from '../db/migrate.js';
 import type { DB } from '../db/types.js';
 import { AppError } from '../lib/errors.js';
-import { Problem } from './schemas.js';
+import { problemResponses } from './schemas.js';
 
 const Health = z.object({ status: z.enum(['ok', 'ready']) }).meta({ id: 'Health' });
 
@@ -22,7 +22,7 @@ export const healthRoutes: FastifyPluginAsyncZod<{ db: Kysely<DB> }> = async (ap
 
   app.get('/health/ready', {
     config: { public: true, rateLimit: false },
-    schema: { operationId: 'ready', tags: ['Operations'], response: { 200: Health, 503: Problem } },
+    schema: { operationId: 'ready', tags: ['Operations'], response: { 200: Health, ...problemResponses(503) } },
     handler: async () => {
       if (!(await isDatabaseReachable(db))) {
         throw new AppError(503, 'not-ready', 'Service Unavailable', 'The database is not reachable.');

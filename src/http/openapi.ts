@@ -41,6 +41,7 @@ export const openApiPlugin = fp(
           { name: 'Care documents', description: 'Advance care planning wishes and the signalling / safety plan: one current version each, every version kept.' },
           { name: 'Meetings', description: '(Video) consultations of the care team: booking, rescheduling, cancelling.' },
           { name: 'Notes', description: 'Versioned notes: only the author revises or retracts; no version is ever lost.' },
+          { name: 'Push events', description: 'Thin events: the change feed (and, to come, webhooks, the live stream and notifications).' },
           { name: 'Transparency', description: 'The person\'s access log and its hash-chain verification.' },
           { name: 'Operations', description: 'Health and documentation.' },
         ],

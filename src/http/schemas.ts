@@ -25,8 +25,14 @@ export const page = <T extends z.ZodType>(item: T, id: string) =>
   z.object({ items: z.array(item), nextCursor: z.string().nullable() }).meta({ id });
 
 /** The error answers every authenticated person route may give. */
+/** Error answers, documented with the media type they are sent with. */
 export const problemResponses = (...statuses: number[]) =>
-  Object.fromEntries(statuses.map((status) => [status, Problem]));
+  Object.fromEntries(
+    statuses.map((status) => [
+      status,
+      { description: 'Problem details', content: { 'application/problem+json': { schema: Problem } } },
+    ]),
+  );
 
 export const IsoDate = z.iso.date().meta({ description: 'A date, YYYY-MM-DD.' });
 export const Timestamp = z.iso.datetime({ offset: true }).meta({ description: 'RFC 3339 timestamp (UTC).' });

@@ -11,7 +11,7 @@ export type TaskRow = Selectable<Tasks> & {
 };
 export type TaskChanges = Omit<Updateable<Tasks>, 'person_id' | 'task_id' | 'version'>;
 
-const OPEN_STATUSES = ['open', 'in_progress'];
+export const OPEN_STATUSES = ['open', 'in_progress'];
 
 // Names are read, not stored twice: a member's name from the team, anyone else's (the person, a
 // representative) from the version that recorded their change.
@@ -54,14 +54,15 @@ const dueMoment = sql<Date>`coalesce(t.due_at, t.due_date::timestamp at time zon
 export async function listTasks(
   db: Kysely<DB>,
   personId: string,
-  options: { assigneeMemberIds?: string[]; status?: string; dueBefore?: Date; afterId?: string; limit: number },
+  options: { assigneeMemberIds?: string[]; status?: string | string[]; dueBefore?: Date; afterId?: string; limit: number },
 ): Promise<TaskRow[]> {
   let query = taskColumns(db).where('t.person_id', '=', personId);
   if (options.assigneeMemberIds) {
     if (options.assigneeMemberIds.length === 0) return [];
     query = query.where('t.assignee_member_id', 'in', options.assigneeMemberIds);
   }
-  if (options.status) query = query.where('t.status', '=', options.status);
+  if (Array.isArray(options.status)) query = query.where('t.status', 'in', options.status);
+  else if (options.status) query = query.where('t.status', '=', options.status);
   if (options.dueBefore) query = query.where(dueMoment, '<', options.dueBefore);
   if (options.afterId) query = query.where('t.task_id', '>', options.afterId);
   return query.orderBy('t.task_id').limit(options.limit).execute();
