@@ -120,7 +120,7 @@ async function main(): Promise<void> {
         ? config.jwt
         : { kind: 'secret', secret: signingSecret, generated: true, issuer: config.jwt.issuer, audience: config.jwt.audience },
     };
-    app = await buildApp({ config: appConfig, db: database.db });
+    app = await buildApp({ config: appConfig, database });
     const as = (user: DemoUser) => ({
       authorization: `Bearer ${signDevelopmentToken(signingSecret, user.claims, {
         hours: 1,

@@ -16,7 +16,10 @@ export async function generateOpenApi(): Promise<string> {
   const db = new Kysely<DB>({
     dialect: new PGliteDialect({ pglite: () => Promise.reject(new Error('no database while generating OpenAPI')) }),
   });
-  const app = await buildApp({ config, db });
+  const app = await buildApp({
+    config,
+    database: { db, listen: async () => async () => {}, close: () => db.destroy() },
+  });
   await app.ready();
   const document = JSON.stringify(app.swagger(), null, 2) + '\n';
   await app.close().catch(() => {});

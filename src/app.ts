@@ -4,7 +4,7 @@ import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Config } from './config.js';
-import type { Database } from './db/database.js';
+import type { DatabaseHandle } from './db/database.js';
 import { authPlugin } from './http/auth.js';
 import { healthRoutes } from './http/health.routes.js';
 import { idempotencyPlugin } from './http/idempotency.js';
@@ -39,14 +39,16 @@ import { createTeamService } from './modules/team/team.service.js';
 
 export interface AppDeps {
   config: Config;
-  db: Database;
+  /** The database, its LISTEN channel, and how to close both; closed with the app. */
+  database: Pick<DatabaseHandle, 'db' | 'listen' | 'close'>;
   clock?: Clock;
   /** A ready pino logger (tests pass one writing to memory); otherwise built from config. */
   logger?: FastifyBaseLogger;
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
-  const { config, db } = deps;
+  const { config, database } = deps;
+  const { db } = database;
   const clock = deps.clock ?? (() => new Date());
 
   const base = Fastify({
@@ -109,7 +111,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(eventsRoutes, { changes });
 
   app.addHook('onClose', async () => {
-    await db.destroy();
+    await database.close();
   });
   return base;
 }

@@ -20,7 +20,7 @@ async function main(): Promise<void> {
 
   const database = await createDatabase(config.database);
   if (config.migrateOnStart) await migrateToLatest(database.db);
-  const app = await buildApp({ config, db: database.db });
+  const app = await buildApp({ config, database });
 
   let closing = false;
   const shutdown = (signal: string) => {

@@ -13,7 +13,54 @@ export type DatabaseSettings =
 export interface DatabaseHandle {
   db: Database;
   kind: 'postgres' | 'pglite';
+  /** Subscribes to NOTIFY messages on a channel (from any instance); resolves to an unsubscribe. */
+  listen(channel: string, onMessage: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
+}
+
+/** One dedicated connection carries every LISTEN of a pg-backed handle; it reconnects when lost. */
+function createPgListener(url: string) {
+  const handlers = new Map<string, Set<(payload: string) => void>>();
+  let client: pg.Client | undefined;
+  let connecting: Promise<pg.Client> | undefined;
+  let closed = false;
+
+  const connect = (): Promise<pg.Client> => {
+    connecting ??= (async () => {
+      const c = new pg.Client({ connectionString: url });
+      c.on('notification', (message) => {
+        for (const handler of handlers.get(message.channel) ?? []) handler(message.payload ?? '');
+      });
+      c.on('error', () => {
+        // Reconnect and listen again; messages sent meanwhile are caught up by the consumers' polling.
+        client = undefined;
+        connecting = undefined;
+        if (!closed) setTimeout(() => void connect().catch(() => {}), 1000).unref();
+      });
+      await c.connect();
+      for (const channel of handlers.keys()) await c.query(`listen ${pg.escapeIdentifier(channel)}`);
+      client = c;
+      return c;
+    })();
+    return connecting;
+  };
+
+  return {
+    async listen(channel: string, onMessage: (payload: string) => void) {
+      const isNew = !handlers.has(channel);
+      if (isNew) handlers.set(channel, new Set());
+      handlers.get(channel)!.add(onMessage);
+      const c = await connect();
+      if (isNew) await c.query(`listen ${pg.escapeIdentifier(channel)}`);
+      return async () => {
+        handlers.get(channel)?.delete(onMessage);
+      };
+    },
+    async close() {
+      closed = true;
+      await client?.end().catch(() => {});
+    },
+  };
 }
 
 // int8 counters fit in a JS number; dates stay 'YYYY-MM-DD' strings (never shifted by a time zone).
@@ -36,7 +83,16 @@ export async function createDatabase(settings: DatabaseSettings): Promise<Databa
     // An idle client losing its connection must not crash the process.
     pool.on('error', () => {});
     const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
-    return { db, kind: 'postgres', close: () => db.destroy() };
+    const listener = createPgListener(settings.url);
+    return {
+      db,
+      kind: 'postgres',
+      listen: listener.listen,
+      close: async () => {
+        await listener.close();
+        await db.destroy();
+      },
+    };
   }
 
   const { PGlite } = await import('@electric-sql/pglite');
@@ -48,7 +104,15 @@ export async function createDatabase(settings: DatabaseSettings): Promise<Databa
     },
   });
   const db = new Kysely<DB>({ dialect: new PGliteDialect({ pglite }) });
-  return { db, kind: 'pglite', close: () => db.destroy() };
+  return {
+    db,
+    kind: 'pglite',
+    listen: async (channel, onMessage) => {
+      const unsubscribe = await pglite.listen(channel, onMessage);
+      return async () => unsubscribe();
+    },
+    close: () => db.destroy(),
+  };
 }
 
 export async function isDatabaseReachable(db: Database): Promise<boolean> {

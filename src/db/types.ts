@@ -193,6 +193,17 @@ export interface Notes {
   updated_at: Date;
 }
 
+export interface Notifications {
+  recipient_sub: string;
+  notification_id: string;
+  person_id: string;
+  event_id: string;
+  type: string;
+  reason: string;
+  created_at: Date;
+  read_at: Date | null;
+}
+
 export interface OutboxEvents {
   person_id: string;
   seq: number;
@@ -201,6 +212,7 @@ export interface OutboxEvents {
   occurred_at: Date;
   data: Json;
   position: GeneratedAlways<number>;
+  dispatched_at: Date | null;
 }
 
 export interface PersonIdentifiers {
@@ -268,6 +280,25 @@ export interface ResourceVersions {
   changed_at: Date;
 }
 
+export interface Subscriptions {
+  subscription_id: string;
+  owner_sub: string;
+  owner_name: string | null;
+  owner_insz: string | null;
+  owner_nihii: string | null;
+  owner_org: string | null;
+  url: string;
+  event_types: string[];
+  person_id: string | null;
+  secret: string;
+  status: string;
+  disabled_reason: string | null;
+  last_event_number: Generated<number>;
+  failing_since: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
 export interface Tasks {
   person_id: string;
   task_id: string;
@@ -288,6 +319,32 @@ export interface Tasks {
   updated_at: Date;
 }
 
+export interface WebhookAttempts {
+  subscription_id: string;
+  event_number: number;
+  attempt: number;
+  started_at: Date;
+  duration_ms: number;
+  status_code: number | null;
+  error: string | null;
+}
+
+export interface WebhookDeliveries {
+  subscription_id: string;
+  event_number: number;
+  person_id: string;
+  event_id: string;
+  event_seq: number;
+  status: string;
+  attempts: Generated<number>;
+  next_attempt_at: Date;
+  lease_until: Date | null;
+  last_status_code: number | null;
+  last_error: string | null;
+  delivered_at: Date | null;
+  created_at: Date;
+}
+
 export interface DB {
   audit_entries: AuditEntries;
   care_documents: CareDocuments;
@@ -303,11 +360,15 @@ export interface DB {
   meetings: Meetings;
   note_versions: NoteVersions;
   notes: Notes;
+  notifications: Notifications;
   outbox_events: OutboxEvents;
   person_identifiers: PersonIdentifiers;
   person_sequences: PersonSequences;
   persons: Persons;
   representatives: Representatives;
   resource_versions: ResourceVersions;
+  subscriptions: Subscriptions;
   tasks: Tasks;
+  webhook_attempts: WebhookAttempts;
+  webhook_deliveries: WebhookDeliveries;
 }

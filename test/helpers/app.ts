@@ -32,7 +32,7 @@ export async function buildTestApp(
     },
   });
   const logger = pino({ level: 'info', ...(await import('../../src/http/logging.js')).loggerOptions('info') }, sink);
-  const app = await buildApp({ config, db: database.db, clock: options.clock, logger });
+  const app = await buildApp({ config, database, clock: options.clock, logger });
   t.teardown(async () => {
     await app.close();
     await database.drop();

@@ -108,13 +108,29 @@ export async function appendJournal(
   if (auditRows.length > 0) await trx.insertInto('audit_entries').values(auditRows).execute();
   if (eventRows.length > 0) await trx.insertInto('outbox_events').values(eventRows).execute();
   const changed = [...state.values()];
+  // One statement moves the heads and, when events were recorded, wakes the dispatcher and the
+  // live streams of every instance (NOTIFY is delivered at commit, never for a rollback).
+  const wake = eventRows.length > 0 ? sql`pg_notify(${EVENTS_CHANNEL}, ${notifyPayload(eventRows)})` : sql`null`;
   await sql`
-    update person_sequences as s
-    set audit_seq = v.audit_seq, audit_hash = v.audit_hash, event_seq = v.event_seq
-    from (values ${sql.join(
-      changed.map((h) => sql`(${h.person_id}::uuid, ${h.audit_seq}::bigint, ${h.audit_hash}, ${h.event_seq}::bigint)`),
-    )}) as v(person_id, audit_seq, audit_hash, event_seq)
-    where s.person_id = v.person_id`.execute(trx);
+    with moved as (
+      update person_sequences as s
+      set audit_seq = v.audit_seq, audit_hash = v.audit_hash, event_seq = v.event_seq
+      from (values ${sql.join(
+        changed.map((h) => sql`(${h.person_id}::uuid, ${h.audit_seq}::bigint, ${h.audit_hash}, ${h.event_seq}::bigint)`),
+      )}) as v(person_id, audit_seq, audit_hash, event_seq)
+      where s.person_id = v.person_id
+      returning s.person_id
+    )
+    select ${wake}`.execute(trx);
+}
+
+/** The channel on which committed events are announced (payload: notifyPayload). */
+export const EVENTS_CHANNEL = 'kring_events';
+
+/** [[personId, seq], ...] of the committed events; '[]' (meaning: look) when too long for NOTIFY. */
+function notifyPayload(rows: Array<{ person_id: string; seq: number }>): string {
+  const payload = JSON.stringify(rows.map((r) => [r.person_id, r.seq]));
+  return payload.length <= 7000 ? payload : '[]';
 }
 
 function stripUndefined<T extends Record<string, unknown>>(value: T): T {
