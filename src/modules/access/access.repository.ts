@@ -3,7 +3,7 @@
 // Nothing here is cached: a revoked, expired or ended grant counts from the very next request.
 import { sql, type Kysely } from 'kysely';
 import type { DB } from '../../db/types.js';
-import type { AccessContext, Actor, MemberFunction, MemberKind, Relation, Scope } from './access.types.js';
+import type { AccessContext, Actor, Category, MemberFunction, MemberKind, Relation, Scope } from './access.types.js';
 
 interface RelationRow {
   person_id: string;
@@ -112,12 +112,9 @@ export async function loadAccessContexts(
   return contexts;
 }
 
-/**
- * A subquery of the person ids the caller may be related to right now (a superset the policy
- * then narrows): own plans, stewarded plans, memberships, mandates and open emergency accesses.
- */
-export function relatedPersonIds(db: Kysely<DB>, actor: Actor, now: Date) {
-  const own = db
+/** Plans the caller controls as the person (by login or INSZ) or as the steward of an unclaimed plan. */
+function controlledPersonIds(db: Kysely<DB>, actor: Actor) {
+  return db
     .selectFrom('persons')
     .select('persons.person_id')
     .where((eb) => {
@@ -130,6 +127,52 @@ export function relatedPersonIds(db: Kysely<DB>, actor: Actor, now: Date) {
       }
       return eb.or(related);
     });
+}
+
+/**
+ * A subquery of the person ids whose `category` the caller may read right now: own and stewarded
+ * plans, active mandates, and memberships or open emergency accesses whose grant covers the
+ * category (the policy's read rule, in SQL, so that lists page over what the caller sees).
+ */
+export function readablePersonIds(db: Kysely<DB>, actor: Actor, now: Date, category: Category) {
+  const scopes = [`${category}:read`, `${category}:write`];
+  const own = controlledPersonIds(db, actor);
+  const members = db
+    .selectFrom('care_team_members')
+    .select('care_team_members.person_id')
+    .where('status', '=', 'active')
+    .where('grant_revoked_at', 'is', null)
+    .where((eb) => eb.or([eb('grant_valid_until', 'is', null), eb('grant_valid_until', '>', now)]))
+    .where(sql<boolean>`scopes && ${sql.val(scopes)}::text[]`)
+    .where((eb) =>
+      actor.org === undefined
+        ? eb.and([eb('kind', '<>', 'organisation'), eb('user_sub', '=', actor.sub)])
+        : eb.or([
+            eb.and([eb('kind', '<>', 'organisation'), eb('user_sub', '=', actor.sub)]),
+            eb.and([eb('kind', '=', 'organisation'), eb('organisation_id', '=', actor.org)]),
+          ]),
+    );
+  const representatives = db
+    .selectFrom('representatives')
+    .select('representatives.person_id')
+    .where('status', '=', 'active')
+    .where('user_sub', '=', actor.sub)
+    .where((eb) => eb.or([eb('valid_until', 'is', null), eb('valid_until', '>', now)]));
+  const emergencies = db
+    .selectFrom('emergency_accesses')
+    .select('emergency_accesses.person_id')
+    .where('actor_sub', '=', actor.sub)
+    .where('expires_at', '>', now)
+    .where(sql<boolean>`scopes && ${sql.val(scopes)}::text[]`);
+  return own.union(members).union(representatives).union(emergencies);
+}
+
+/**
+ * A subquery of the person ids the caller may be related to right now (a superset the policy
+ * then narrows): own plans, stewarded plans, memberships, mandates and open emergency accesses.
+ */
+export function relatedPersonIds(db: Kysely<DB>, actor: Actor, now: Date) {
+  const own = controlledPersonIds(db, actor);
   const members = db
     .selectFrom('care_team_members')
     .select('care_team_members.person_id')

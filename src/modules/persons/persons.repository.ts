@@ -2,7 +2,7 @@
 import type { Insertable, Kysely, Selectable, Updateable } from 'kysely';
 import type { DB, Persons } from '../../db/types.js';
 import type { Actor } from '../access/access.types.js';
-import { relatedPersonIds } from '../access/access.repository.js';
+import { readablePersonIds } from '../access/access.repository.js';
 import type { Person } from './persons.schemas.js';
 
 export type PersonRow = Selectable<Persons>;
@@ -46,7 +46,7 @@ export async function updatePerson(
     .executeTakeFirst();
 }
 
-/** The persons the caller is related to, in id (creation) order, filtered inside SQL. */
+/** The persons whose profile the caller may read, in id (creation) order, filtered inside SQL. */
 export async function listRelatedPersons(
   db: Kysely<DB>,
   actor: Actor,
@@ -56,7 +56,7 @@ export async function listRelatedPersons(
   let query = db
     .selectFrom('persons')
     .selectAll()
-    .where('person_id', 'in', relatedPersonIds(db, actor, now));
+    .where('person_id', 'in', readablePersonIds(db, actor, now, 'profile'));
   if (options.afterId !== undefined) query = query.where('person_id', '>', options.afterId);
   return query.orderBy('person_id').limit(options.limit).execute();
 }
