@@ -16,6 +16,9 @@ export const Uuid = z.uuid();
 
 export const PersonIdParams = z.object({ personId: Uuid });
 
+/** The optimistic-concurrency header of versioned resources (required or optional per route). */
+export const IfMatchHeaders = z.object({ 'if-match': z.string().optional() });
+
 export const PageQuery = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50),
   cursor: z.string().max(512).optional(),

@@ -1,15 +1,13 @@
 // HTTP routes of the care documents: wishes (advance care planning) and the safety plan.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { z } from 'zod';
 import { requestContext } from '../../http/request-context.js';
-import { PageQuery, PersonIdParams, problemResponses } from '../../http/schemas.js';
+import { IfMatchHeaders, PageQuery, PersonIdParams, problemResponses } from '../../http/schemas.js';
 import { etagFor, parseIfMatch } from '../../lib/versioning.js';
 import { historyPage } from '../history/history.schemas.js';
 import { DocumentVersionParams, SafetyPlan, SafetyPlanContent, Wishes, WishesContent } from './care-documents.schemas.js';
 import type { CareDocumentsService } from './care-documents.service.js';
 
 const security = [{ bearerAuth: [] }];
-const IfMatchHeaders = z.object({ 'if-match': z.string().optional() });
 
 export const careDocumentsRoutes: FastifyPluginAsyncZod<{ careDocuments: CareDocumentsService }> = async (app, { careDocuments }) => {
   const tags = ['Care documents'];

@@ -1,8 +1,7 @@
 // HTTP routes of life goals and care goals.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { z } from 'zod';
 import { requestContext } from '../../http/request-context.js';
-import { PageQuery, PersonIdParams, page, problemResponses } from '../../http/schemas.js';
+import { IfMatchHeaders, PageQuery, PersonIdParams, page, problemResponses } from '../../http/schemas.js';
 import { etagFor, parseIfMatch } from '../../lib/versioning.js';
 import { historyPage } from '../history/history.schemas.js';
 import {
@@ -21,7 +20,6 @@ import {
 import type { GoalsService } from './goals.service.js';
 
 const security = [{ bearerAuth: [] }];
-const IfMatchHeaders = z.object({ 'if-match': z.string().optional() });
 
 export const goalsRoutes: FastifyPluginAsyncZod<{ goals: GoalsService }> = async (app, { goals }) => {
   const tags = ['Goals'];

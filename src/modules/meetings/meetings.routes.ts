@@ -1,15 +1,13 @@
 // HTTP routes of meetings (multidisciplinary consultations of the care team).
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { z } from 'zod';
 import { requestContext } from '../../http/request-context.js';
-import { PageQuery, PersonIdParams, page, problemResponses } from '../../http/schemas.js';
+import { IfMatchHeaders, PageQuery, PersonIdParams, page, problemResponses } from '../../http/schemas.js';
 import { etagFor, parseIfMatch } from '../../lib/versioning.js';
 import { historyPage } from '../history/history.schemas.js';
 import { Meeting, MeetingCreate, MeetingParams, MeetingUpdate, MeetingsQuery } from './meetings.schemas.js';
 import type { MeetingsService } from './meetings.service.js';
 
 const security = [{ bearerAuth: [] }];
-const IfMatchHeaders = z.object({ 'if-match': z.string().optional() });
 
 export const meetingsRoutes: FastifyPluginAsyncZod<{ meetings: MeetingsService }> = async (app, { meetings }) => {
   const tags = ['Meetings'];

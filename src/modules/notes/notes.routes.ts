@@ -1,14 +1,12 @@
 // HTTP routes of versioned notes.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { z } from 'zod';
 import { requestContext } from '../../http/request-context.js';
-import { PageQuery, PersonIdParams, page, problemResponses } from '../../http/schemas.js';
+import { IfMatchHeaders, PageQuery, PersonIdParams, page, problemResponses } from '../../http/schemas.js';
 import { etagFor, parseIfMatch } from '../../lib/versioning.js';
 import { Note, NoteCreate, NoteParams, NoteRevision, NoteVersion, NoteVersionParams, NotesQuery } from './notes.schemas.js';
 import type { NotesService } from './notes.service.js';
 
 const security = [{ bearerAuth: [] }];
-const IfMatchHeaders = z.object({ 'if-match': z.string().optional() });
 
 export const notesRoutes: FastifyPluginAsyncZod<{ notes: NotesService }> = async (app, { notes }) => {
   const tags = ['Notes'];

@@ -1,7 +1,6 @@
 // HTTP routes of persons: thin handlers that hand the verified caller to the service.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { z } from 'zod';
-import { PageQuery, PersonIdParams, page, problemResponses } from '../../http/schemas.js';
+import { IfMatchHeaders, PageQuery, PersonIdParams, page, problemResponses } from '../../http/schemas.js';
 import { etagFor, parseIfMatch } from '../../lib/versioning.js';
 import { Person, PersonCreate, PersonUpdate } from './persons.schemas.js';
 import type { PersonsService } from './persons.service.js';
@@ -9,7 +8,6 @@ import { requestContext } from '../../http/request-context.js';
 
 const tags = ['Persons'];
 const security = [{ bearerAuth: [] }];
-const IfMatchHeaders = z.object({ 'if-match': z.string().optional() });
 
 export const personsRoutes: FastifyPluginAsyncZod<{ persons: PersonsService }> = async (app, { persons }) => {
   app.post('/v1/persons', {

@@ -1,8 +1,7 @@
 // HTTP routes of tasks, and of the caller's own open tasks across plans.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { z } from 'zod';
 import { requestContext } from '../../http/request-context.js';
-import { PageQuery, PersonIdParams, page, problemResponses } from '../../http/schemas.js';
+import { IfMatchHeaders, PageQuery, PersonIdParams, page, problemResponses } from '../../http/schemas.js';
 import { etagFor, parseIfMatch } from '../../lib/versioning.js';
 import { historyPage } from '../history/history.schemas.js';
 import { Task, TaskCreate, TaskParams, TaskUpdate, TasksQuery } from './tasks.schemas.js';
@@ -10,7 +9,6 @@ import type { TasksService } from './tasks.service.js';
 
 const security = [{ bearerAuth: [] }];
 const TaskPage = page(Task, 'TaskPage');
-const IfMatchHeaders = z.object({ 'if-match': z.string().optional() });
 
 export const tasksRoutes: FastifyPluginAsyncZod<{ tasks: TasksService }> = async (app, { tasks }) => {
   const tags = ['Tasks'];

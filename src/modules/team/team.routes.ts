@@ -1,8 +1,7 @@
 // HTTP routes of the care team, grants, representatives and invitations.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { z } from 'zod';
 import { requestContext } from '../../http/request-context.js';
-import { PersonIdParams, page, problemResponses } from '../../http/schemas.js';
+import { IfMatchHeaders, PersonIdParams, page, problemResponses } from '../../http/schemas.js';
 import { etagFor, parseIfMatch } from '../../lib/versioning.js';
 import {
   GrantRecord,
@@ -25,7 +24,6 @@ import {
 import type { TeamService } from './team.service.js';
 
 const security = [{ bearerAuth: [] }];
-const IfMatchHeaders = z.object({ 'if-match': z.string().optional() });
 
 export const teamRoutes: FastifyPluginAsyncZod<{ team: TeamService }> = async (app, { team }) => {
   const tags = ['Care team'];
