@@ -17,7 +17,12 @@ import { newId } from './lib/ids.js';
 import { goalsRoutes } from './modules/goals/goals.routes.js';
 import { eventsRoutes } from './modules/events/events.routes.js';
 import { createChangesService } from './modules/events/changes.service.js';
+import { notificationsRoutes } from './modules/notifications/notifications.routes.js';
+import { createNotificationsService } from './modules/notifications/notifications.service.js';
+import { streamRoutes } from './modules/stream/stream.routes.js';
+import { createStreamService } from './modules/stream/stream.service.js';
 import { notesRoutes } from './modules/notes/notes.routes.js';
+import { recordNotifications } from './modules/notifications/notifications.fanout.js';
 import { overviewRoutes } from './modules/overview/overview.routes.js';
 import { createOverviewService } from './modules/overview/overview.service.js';
 import { createNotesService } from './modules/notes/notes.service.js';
@@ -29,6 +34,8 @@ import { createCareDocumentsService } from './modules/care-documents/care-docume
 import { meetingsRoutes } from './modules/meetings/meetings.routes.js';
 import { createMeetingsService } from './modules/meetings/meetings.service.js';
 import { emergencyRoutes } from './modules/emergency/emergency.routes.js';
+import { fhirRoutes } from './modules/fhir/fhir.routes.js';
+import { createFhirService } from './modules/fhir/fhir.service.js';
 import { createEmergencyService } from './modules/emergency/emergency.service.js';
 import { accessLogRoutes } from './modules/journal/access-log.routes.js';
 import { createAccessLogService } from './modules/journal/access-log.service.js';
@@ -36,6 +43,9 @@ import { personsRoutes } from './modules/persons/persons.routes.js';
 import { createPersonsService } from './modules/persons/persons.service.js';
 import { teamRoutes } from './modules/team/team.routes.js';
 import { createTeamService } from './modules/team/team.service.js';
+import { webhooksRoutes } from './modules/webhooks/webhooks.routes.js';
+import { createWebhooksService } from './modules/webhooks/webhooks.service.js';
+import { createWebhookWorker } from './modules/webhooks/webhooks.worker.js';
 
 export interface AppDeps {
   config: Config;
@@ -96,6 +106,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const notes = createNotesService({ db, clock, noteBodyMaxBytes: config.noteBodyMaxBytes });
   const overview = createOverviewService({ db, clock });
   const changes = createChangesService({ db, clock });
+  const webhooks = createWebhooksService({ db, clock, allowPrivate: config.webhookAllowPrivate });
+  const notifications = createNotificationsService({ db, clock });
+  const stream = createStreamService({ db, listen: database.listen, clock, heartbeatMs: config.streamHeartbeatMs, log: app.log });
+  const fhir = createFhirService({ db, clock, persons, goals, tasks, notes });
 
   await app.register(healthRoutes, { db });
   await app.register(personsRoutes, { persons });
@@ -109,6 +123,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(notesRoutes, { notes });
   await app.register(overviewRoutes, { overview });
   await app.register(eventsRoutes, { changes });
+  await app.register(webhooksRoutes, { webhooks });
+  await app.register(notificationsRoutes, { notifications });
+  await app.register(streamRoutes, { stream });
+  await app.register(fhirRoutes, { fhir, prefix: '/fhir/R4' });
+
+  // The dispatcher and the webhook sender run inside the service unless `npm run worker` runs them apart.
+  if (config.dispatcherEnabled) {
+    const worker = createWebhookWorker({ database, clock, allowPrivate: config.webhookAllowPrivate, logger: app.log, fanOuts: [recordNotifications] });
+    app.addHook('onReady', async () => worker.start());
+    // preClose runs before every onClose hook: the worker stops before the database closes.
+    app.addHook('preClose', async () => worker.stop());
+  }
 
   app.addHook('onClose', async () => {
     await database.close();

@@ -32,11 +32,13 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   MIGRATE_ON_START: booleanFromEnv.default(true),
   WEBHOOK_ALLOW_PRIVATE: booleanFromEnv.default(false),
+  DISPATCHER_ENABLED: booleanFromEnv.default(true),
   BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(10 * 1024 * 1024).default(256 * 1024),
   NOTE_BODY_MAX_BYTES: z.coerce.number().int().min(1).default(64 * 1024),
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(600),
   EMERGENCY_ACCESS_HOURS: z.coerce.number().positive().max(24 * 30).default(12),
   INVITATION_VALID_DAYS: z.coerce.number().positive().max(365).default(14),
+  STREAM_HEARTBEAT_SECONDS: z.coerce.number().min(0.05).max(300).default(15),
 });
 
 export type JwtSettings =
@@ -54,11 +56,15 @@ export interface Config {
   logLevel: string;
   migrateOnStart: boolean;
   webhookAllowPrivate: boolean;
+  /** Run the event dispatcher and webhook sender inside the service (false: `npm run worker` does it). */
+  dispatcherEnabled: boolean;
   bodyLimitBytes: number;
   noteBodyMaxBytes: number;
   rateLimitPerMinute: number;
   emergencyAccessHours: number;
   invitationValidDays: number;
+  /** How often the live stream sends a comment line so proxies and clients see it is alive. */
+  streamHeartbeatMs: number;
 }
 
 export class ConfigError extends Error {
@@ -109,11 +115,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     migrateOnStart: e.MIGRATE_ON_START,
     webhookAllowPrivate: e.WEBHOOK_ALLOW_PRIVATE,
+    dispatcherEnabled: e.DISPATCHER_ENABLED,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     noteBodyMaxBytes: e.NOTE_BODY_MAX_BYTES,
     rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
     emergencyAccessHours: e.EMERGENCY_ACCESS_HOURS,
     invitationValidDays: e.INVITATION_VALID_DAYS,
+    streamHeartbeatMs: Math.round(e.STREAM_HEARTBEAT_SECONDS * 1000),
   };
 }
 

@@ -14,8 +14,9 @@ import { notesEndpoints } from './matrix/notes.endpoints.js';
 import { overviewEndpoints } from './matrix/overview.endpoints.js';
 import { tasksEndpoints } from './matrix/tasks.endpoints.js';
 import { teamEndpoints } from './matrix/team.endpoints.js';
+import { fhirEndpoints } from './matrix/fhir.endpoints.js';
 
-const ENDPOINTS: Endpoint[] = [...teamEndpoints, ...goalsEndpoints, ...tasksEndpoints, ...notesEndpoints, ...careDocumentsEndpoints, ...meetingsEndpoints, ...overviewEndpoints];
+const ENDPOINTS: Endpoint[] = [...teamEndpoints, ...goalsEndpoints, ...tasksEndpoints, ...notesEndpoints, ...careDocumentsEndpoints, ...meetingsEndpoints, ...overviewEndpoints, ...fhirEndpoints];
 const ALL_SCOPES = ['profile', 'team', 'goals', 'tasks', 'notes', 'wishes', 'safety_plan', 'meetings'].flatMap((c) => [`${c}:read`, `${c}:write`]);
 
 t.test('access matrix', async (t) => {

@@ -20,7 +20,7 @@ class QueryCounter implements KyselyPlugin {
 t.test('overview and change feed', async (t) => {
   const database = await createTestDatabase();
   const counter = new QueryCounter();
-  const { app } = await buildTestApp(t, { database: { ...database, db: database.db.withPlugin(counter) }, env: { RATE_LIMIT_PER_MINUTE: '100000' } });
+  const { app } = await buildTestApp(t, { database: { ...database, db: database.db.withPlugin(counter) }, env: { RATE_LIMIT_PER_MINUTE: '100000', DISPATCHER_ENABLED: 'false' } });
 
   async function fillPlan(items: number) {
     const { who, person } = await citizenWithPlan(app);

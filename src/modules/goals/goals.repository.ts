@@ -55,7 +55,7 @@ export async function existingLifeGoalIds(db: Kysely<DB>, personId: string, ids:
   return new Set(rows.map((r) => r.life_goal_id));
 }
 
-const careGoalColumns = (db: Kysely<DB>) =>
+export const careGoalColumns = (db: Kysely<DB>) =>
   db
     .selectFrom('care_goals as c')
     .selectAll('c')

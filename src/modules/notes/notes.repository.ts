@@ -23,7 +23,7 @@ export function visibleTo(filter: NoteFilter) {
   };
 }
 
-const withCurrentBody = (db: Kysely<DB>) =>
+export const withCurrentBody = (db: Kysely<DB>) =>
   db
     .selectFrom('notes as n')
     .innerJoin('note_versions as v', (join) =>

@@ -15,7 +15,7 @@ export const OPEN_STATUSES = ['open', 'in_progress'];
 
 // Names are read, not stored twice: a member's name from the team, anyone else's (the person, a
 // representative) from the version that recorded their change.
-const taskColumns = (db: Kysely<DB>) =>
+export const taskColumns = (db: Kysely<DB>) =>
   db
     .selectFrom('tasks as t')
     .leftJoin('care_team_members as cm', (join) =>
