@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../src/app.js';
-import { ConfigError, loadConfig, type Config } from '../src/config.js';
+import { loadConfigOrExit, type Config } from '../src/config.js';
 import { createDatabase, type DatabaseHandle } from '../src/db/database.js';
 import { migrateToLatest } from '../src/db/migrate.js';
 import { parseInsz } from '../src/lib/insz.js';
@@ -53,16 +53,7 @@ interface DemoPerson {
 }
 
 async function main(): Promise<void> {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(error.message);
-      process.exit(1);
-    }
-    throw error;
-  }
+  const config = loadConfigOrExit();
   if (config.env === 'production') {
     // Demo data and demo tokens have no place next to real people's plans.
     console.error('The demo does not run with NODE_ENV=production.');

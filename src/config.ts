@@ -139,3 +139,16 @@ function developmentSecret(dataDir: string): JwtSettings {
   writeFileSync(secretFile, secret + '\n', { mode: 0o600 });
   return { kind: 'secret', secret, generated: true, secretFile };
 }
+
+/** For process entry points: the validated configuration, or one line on stderr and exit 1. */
+export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(1);
+    }
+    throw error;
+  }
+}

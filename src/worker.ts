@@ -1,7 +1,7 @@
 // Process entry of `npm run worker`: config → database → migrations → event dispatcher and webhook
 // sender, without the HTTP API (run the service with DISPATCHER_ENABLED=false beside it); graceful shutdown on signals.
 import pino from 'pino';
-import { ConfigError, loadConfig, type Config } from './config.js';
+import { loadConfigOrExit } from './config.js';
 import { createDatabase } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
 import { loggerOptions } from './http/logging.js';
@@ -11,16 +11,7 @@ import { recordNotifications } from './modules/notifications/notifications.fanou
 const SHUTDOWN_GRACE_MS = 10_000;
 
 async function main(): Promise<void> {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(error.message);
-      process.exit(1);
-    }
-    throw error;
-  }
+  const config = loadConfigOrExit();
 
   const log = pino(loggerOptions(config.logLevel));
   const database = await createDatabase(config.database);

@@ -1,7 +1,7 @@
 // Loads the inputs of the access policy: the caller's relations to one person in one round trip,
 // and the persons a caller is related to, as SQL so that lists filter inside the database.
 // Nothing here is cached: a revoked, expired or ended grant counts from the very next request.
-import { sql, type Kysely } from 'kysely';
+import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
 import type { DB } from '../../db/types.js';
 import type { AccessContext, Actor, Category, MemberFunction, MemberKind, Relation, Scope } from './access.types.js';
 
@@ -112,6 +112,17 @@ export async function loadAccessContexts(
   return contexts;
 }
 
+/** Member rows through which the caller acts: their own login, or their organisation's membership. */
+function callersMembership(actor: Actor) {
+  return (eb: ExpressionBuilder<DB, 'care_team_members'>) =>
+    actor.org === undefined
+      ? eb.and([eb('kind', '<>', 'organisation'), eb('user_sub', '=', actor.sub)])
+      : eb.or([
+          eb.and([eb('kind', '<>', 'organisation'), eb('user_sub', '=', actor.sub)]),
+          eb.and([eb('kind', '=', 'organisation'), eb('organisation_id', '=', actor.org)]),
+        ]);
+}
+
 /** Plans the caller controls as the person (by login or INSZ) or as the steward of an unclaimed plan. */
 function controlledPersonIds(db: Kysely<DB>, actor: Actor) {
   return db
@@ -144,14 +155,7 @@ export function readablePersonIds(db: Kysely<DB>, actor: Actor, now: Date, categ
     .where('grant_revoked_at', 'is', null)
     .where((eb) => eb.or([eb('grant_valid_until', 'is', null), eb('grant_valid_until', '>', now)]))
     .where(sql<boolean>`scopes && ${sql.val(scopes)}::text[]`)
-    .where((eb) =>
-      actor.org === undefined
-        ? eb.and([eb('kind', '<>', 'organisation'), eb('user_sub', '=', actor.sub)])
-        : eb.or([
-            eb.and([eb('kind', '<>', 'organisation'), eb('user_sub', '=', actor.sub)]),
-            eb.and([eb('kind', '=', 'organisation'), eb('organisation_id', '=', actor.org)]),
-          ]),
-    );
+    .where(callersMembership(actor));
   const representatives = db
     .selectFrom('representatives')
     .select('representatives.person_id')
@@ -177,14 +181,7 @@ export function relatedPersonIds(db: Kysely<DB>, actor: Actor, now: Date) {
     .selectFrom('care_team_members')
     .select('care_team_members.person_id')
     .where('status', '=', 'active')
-    .where((eb) =>
-      actor.org === undefined
-        ? eb.and([eb('kind', '<>', 'organisation'), eb('user_sub', '=', actor.sub)])
-        : eb.or([
-            eb.and([eb('kind', '<>', 'organisation'), eb('user_sub', '=', actor.sub)]),
-            eb.and([eb('kind', '=', 'organisation'), eb('organisation_id', '=', actor.org)]),
-          ]),
-    );
+    .where(callersMembership(actor));
   const representatives = db
     .selectFrom('representatives')
     .select('representatives.person_id')
