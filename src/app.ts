@@ -24,6 +24,7 @@ import { createStreamService } from './modules/stream/stream.service.js';
 import { notesRoutes } from './modules/notes/notes.routes.js';
 import { recordNotifications } from './modules/notifications/notifications.fanout.js';
 import { overviewRoutes } from './modules/overview/overview.routes.js';
+import { createReadJournal } from './modules/journal/read-journal.js';
 import { createOverviewService } from './modules/overview/overview.service.js';
 import { createNotesService } from './modules/notes/notes.service.js';
 import { createGoalsService } from './modules/goals/goals.service.js';
@@ -95,16 +96,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   await app.register(idempotencyPlugin, { db });
 
-  const persons = createPersonsService({ db, clock });
-  const team = createTeamService({ db, clock, invitationValidDays: config.invitationValidDays });
+  // Reads append their audit entries in shared transactions (see read-journal.ts).
+  const reads = createReadJournal(db);
+  const persons = createPersonsService({ db, clock, reads });
+  const team = createTeamService({ db, clock, reads, invitationValidDays: config.invitationValidDays });
   const emergency = createEmergencyService({ db, clock, emergencyAccessHours: config.emergencyAccessHours });
   const accessLog = createAccessLogService({ db, clock });
-  const goals = createGoalsService({ db, clock });
-  const tasks = createTasksService({ db, clock });
-  const careDocuments = createCareDocumentsService({ db, clock });
-  const meetings = createMeetingsService({ db, clock });
-  const notes = createNotesService({ db, clock, noteBodyMaxBytes: config.noteBodyMaxBytes });
-  const overview = createOverviewService({ db, clock });
+  const goals = createGoalsService({ db, clock, reads });
+  const tasks = createTasksService({ db, clock, reads });
+  const careDocuments = createCareDocumentsService({ db, clock, reads });
+  const meetings = createMeetingsService({ db, clock, reads });
+  const notes = createNotesService({ db, clock, reads, noteBodyMaxBytes: config.noteBodyMaxBytes });
+  const overview = createOverviewService({ db, clock, reads });
   const changes = createChangesService({ db, clock });
   const webhooks = createWebhooksService({ db, clock, allowPrivate: config.webhookAllowPrivate });
   const notifications = createNotificationsService({ db, clock });
@@ -137,6 +140,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }
 
   app.addHook('onClose', async () => {
+    await reads.drain();
     await database.close();
   });
   return base;

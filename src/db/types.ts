@@ -226,6 +226,7 @@ export interface PersonSequences {
   audit_seq: Generated<number>;
   audit_hash: Generated<string>;
   event_seq: Generated<number>;
+  access_version: Generated<number>;
 }
 
 export interface Persons {

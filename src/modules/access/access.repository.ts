@@ -24,6 +24,7 @@ interface RelationRow {
   }>;
   representatives: Array<{ representative_id: string; level: 'full' | 'limited'; valid_until: string | null; ended_at: string | null }>;
   emergencies: Array<{ emergency_access_id: string; scopes: Scope[]; expires_at: string }>;
+  access_version: number | null;
 }
 
 const toDate = (value: string | null): Date | null => (value === null ? null : new Date(value));
@@ -63,8 +64,10 @@ function relationsOf(actor: Actor, row: RelationRow): Relation[] {
   return relations;
 }
 
-// The member and representative rows are share-locked: a revoke (which updates them) waits
-// for reads in flight, and a read waits for a revoke in flight and then sees its result.
+// Inside a transaction the member and representative rows are share-locked: a revoke (which
+// updates them) waits for the transaction, which waits for a revoke in flight and then sees its
+// result. Reads outside a transaction take no lock; they carry the access version instead, which
+// the read journal checks when it writes their audit entry (see read-journal.ts).
 const relationQuery = (actor: Actor, personIds: string[], lock: boolean) => sql<RelationRow>`
   with m as (
     select person_id, member_id, kind, function, user_sub, scopes, grant_valid_until, grant_revoked_at, ended_at
@@ -86,16 +89,17 @@ const relationQuery = (actor: Actor, personIds: string[], lock: boolean) => sql<
   select p.person_id, p.owner_sub, p.steward_sub, p.claimed_at, p.identifier_system, p.identifier_value,
     coalesce((select json_agg(m) from m where m.person_id = p.person_id), '[]'::json) as members,
     coalesce((select json_agg(r) from r where r.person_id = p.person_id), '[]'::json) as representatives,
-    coalesce((select json_agg(e) from e where e.person_id = p.person_id), '[]'::json) as emergencies
+    coalesce((select json_agg(e) from e where e.person_id = p.person_id), '[]'::json) as emergencies,
+    (select s.access_version from person_sequences s where s.person_id = p.person_id) as access_version
   from persons p
   where p.person_id = any(${personIds}::uuid[])
 `;
 
 /** The caller's relations to one person; no relations when the person does not exist. */
 export async function loadAccessContext(db: Kysely<DB>, actor: Actor, personId: string, now: Date): Promise<AccessContext> {
-  const { rows } = await relationQuery(actor, [personId], true).execute(db);
+  const { rows } = await relationQuery(actor, [personId], db.isTransaction).execute(db);
   const row = rows[0];
-  return { personId, actor, now, relations: row ? relationsOf(actor, row) : [] };
+  return { personId, actor, now, relations: row ? relationsOf(actor, row) : [], accessVersion: row?.access_version ?? undefined };
 }
 
 /** Access contexts for many persons at once (for lists), in one round trip. */
@@ -108,7 +112,11 @@ export async function loadAccessContexts(
   const contexts = new Map<string, AccessContext>(personIds.map((id) => [id, { personId: id, actor, now, relations: [] }]));
   if (personIds.length === 0) return contexts;
   const { rows } = await relationQuery(actor, personIds, false).execute(db);
-  for (const row of rows) contexts.get(row.person_id)!.relations = relationsOf(actor, row);
+  for (const row of rows) {
+    const context = contexts.get(row.person_id)!;
+    context.relations = relationsOf(actor, row);
+    context.accessVersion = row.access_version ?? undefined;
+  }
   return contexts;
 }
 

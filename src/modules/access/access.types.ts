@@ -45,6 +45,8 @@ export interface AccessContext {
   actor: Actor;
   relations: Relation[];
   now: Date;
+  /** The person's access version when the relations were read (see migrations/0007). */
+  accessVersion?: number;
 }
 
 export type Action =

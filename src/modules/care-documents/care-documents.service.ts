@@ -15,6 +15,7 @@ import { appendJournal } from '../journal/journal.repository.js';
 import * as repo from './care-documents.repository.js';
 import type { CareDocumentKind } from './care-documents.repository.js';
 import type { SafetyPlan, SafetyPlanContent, Wishes, WishesContent } from './care-documents.schemas.js';
+import type { ReadJournal } from '../journal/read-journal.js';
 
 interface Documents {
   wishes: Wishes;
@@ -78,17 +79,17 @@ export function careDocumentRowToDocument<K extends CareDocumentKind>(kind: K, r
 
 const updatedByOf = (actor: AuditActor) => ({ name: actor.name ?? null, role: actor.role, memberId: actor.memberId ?? null });
 
-export function createCareDocumentsService({ db, clock }: { db: Kysely<DB>; clock: Clock }) {
+export function createCareDocumentsService({ db, clock, reads }: { db: Kysely<DB>; clock: Clock; reads: ReadJournal }) {
   const journal = (ctx: RequestContext, now: Date) => ({ requestId: ctx.requestId, now });
 
   return {
     async get<K extends CareDocumentKind>(ctx: RequestContext, kind: K, personId: string): Promise<Documents[K]> {
       const now = clock();
-      return inTransaction(db, async (trx) => {
-        const granted = await requireAccess(trx, ctx.actor, personId, { kind: 'read', category: kind }, now);
-        const row = await repo.findCareDocument(trx, personId, kind);
+      return reads.read(journal(ctx, now), async (reader, audit) => {
+        const granted = await requireAccess(reader, ctx.actor, personId, { kind: 'read', category: kind }, now);
+        const row = await repo.findCareDocument(reader, personId, kind);
         if (!row) throw notFound(KINDS[kind].missing);
-        await appendJournal(trx, journal(ctx, now), [{ personId, actor: granted.auditActor, action: 'read', resourceType: kind, resourceId: personId }]);
+        audit(granted.context, [{ personId, actor: granted.auditActor, action: 'read', resourceType: kind, resourceId: personId }]);
         return careDocumentRowToDocument(kind, row);
       });
     },
@@ -145,21 +146,21 @@ export function createCareDocumentsService({ db, clock }: { db: Kysely<DB>; cloc
     async versions<K extends CareDocumentKind>(ctx: RequestContext, kind: K, personId: string, query: { limit: number; cursor?: string }) {
       const after = decodeCursor(query.cursor, VersionCursor);
       const now = clock();
-      return inTransaction(db, async (trx) => {
-        const granted = await requireAccess(trx, ctx.actor, personId, { kind: 'read', category: kind }, now);
-        const rows = await listVersions(trx, personId, kind, personId, { afterVersion: after?.v, limit: query.limit + 1 });
-        await appendJournal(trx, journal(ctx, now), [{ personId, actor: granted.auditActor, action: 'list', resourceType: `${kind}_history`, resourceId: personId }]);
+      return reads.read(journal(ctx, now), async (reader, audit) => {
+        const granted = await requireAccess(reader, ctx.actor, personId, { kind: 'read', category: kind }, now);
+        const rows = await listVersions(reader, personId, kind, personId, { afterVersion: after?.v, limit: query.limit + 1 });
+        audit(granted.context, [{ personId, actor: granted.auditActor, action: 'list', resourceType: `${kind}_history`, resourceId: personId }]);
         return toPage(rows, query.limit, (r) => ({ v: r.version }), (r) => versionRowToHistoryItem<Documents[K]>(r));
       });
     },
 
     async version<K extends CareDocumentKind>(ctx: RequestContext, kind: K, personId: string, version: number): Promise<Documents[K]> {
       const now = clock();
-      return inTransaction(db, async (trx) => {
-        const granted = await requireAccess(trx, ctx.actor, personId, { kind: 'read', category: kind }, now);
-        const row = await findVersion(trx, personId, kind, personId, version);
+      return reads.read(journal(ctx, now), async (reader, audit) => {
+        const granted = await requireAccess(reader, ctx.actor, personId, { kind: 'read', category: kind }, now);
+        const row = await findVersion(reader, personId, kind, personId, version);
         if (!row) throw notFound('No such version.');
-        await appendJournal(trx, journal(ctx, now), [{ personId, actor: granted.auditActor, action: 'read', resourceType: `${kind}_history`, resourceId: personId }]);
+        audit(granted.context, [{ personId, actor: granted.auditActor, action: 'read', resourceType: `${kind}_history`, resourceId: personId }]);
         return row.snapshot as Documents[K];
       });
     },

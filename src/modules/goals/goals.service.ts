@@ -19,6 +19,7 @@ import { findMembers } from '../team/team.repository.js';
 import { memberRowToRelation } from '../team/team.service.js';
 import * as repo from './goals.repository.js';
 import type { CareGoal, CareGoalCreate, CareGoalUpdate, LifeGoal, LifeGoalCreate, LifeGoalUpdate } from './goals.schemas.js';
+import type { ReadJournal } from '../journal/read-journal.js';
 
 const IdCursor = z.object({ id: z.uuid() });
 const VersionCursor = z.object({ v: z.number().int() });
@@ -73,7 +74,7 @@ function expressedBy(granted: Granted) {
   return { kind: 'member' as const, name, memberId: memberIdsOf(context)[0] ?? null, representativeId: null };
 }
 
-export function createGoalsService({ db, clock }: { db: Kysely<DB>; clock: Clock }) {
+export function createGoalsService({ db, clock, reads }: { db: Kysely<DB>; clock: Clock; reads: ReadJournal }) {
   const journal = (ctx: RequestContext, now: Date) => ({ requestId: ctx.requestId, now });
 
   async function checkLifeGoalIds(trx: Kysely<DB>, personId: string, ids: string[]) {
@@ -132,25 +133,25 @@ export function createGoalsService({ db, clock }: { db: Kysely<DB>; clock: Clock
     async listLifeGoals(ctx: RequestContext, personId: string, query: { limit: number; cursor?: string; status?: string }) {
       const after = decodeCursor(query.cursor, IdCursor);
       const now = clock();
-      return inTransaction(db, async (trx) => {
-        const granted = await requireAccess(trx, ctx.actor, personId, { kind: 'read', category: 'goals' }, now);
-        const rows = await repo.listLifeGoals(trx, personId, { status: query.status, afterId: after?.id, limit: query.limit + 1 });
-        await appendJournal(trx, journal(ctx, now), [{ personId, actor: granted.auditActor, action: 'list', resourceType: 'life_goal' }]);
+      return reads.read(journal(ctx, now), async (reader, audit) => {
+        const granted = await requireAccess(reader, ctx.actor, personId, { kind: 'read', category: 'goals' }, now);
+        const rows = await repo.listLifeGoals(reader, personId, { status: query.status, afterId: after?.id, limit: query.limit + 1 });
+        audit(granted.context, [{ personId, actor: granted.auditActor, action: 'list', resourceType: 'life_goal' }]);
         return toPage(rows, query.limit, (r) => ({ id: r.life_goal_id }), lifeGoalRowToLifeGoal);
       });
     },
 
     async getLifeGoal(ctx: RequestContext, personId: string, id: string) {
       const now = clock();
-      return inTransaction(db, async (trx) => {
-        const granted = await requireAccess(trx, ctx.actor, personId, { kind: 'read', category: 'goals' }, now);
-        const row = await repo.findLifeGoal(trx, personId, id);
+      return reads.read(journal(ctx, now), async (reader, audit) => {
+        const granted = await requireAccess(reader, ctx.actor, personId, { kind: 'read', category: 'goals' }, now);
+        const row = await repo.findLifeGoal(reader, personId, id);
         if (!row) throw notFound('No such life goal.');
-        const trace = await repo.traceLifeGoal(trx, personId, id);
+        const trace = await repo.traceLifeGoal(reader, personId, id);
         const seesTasks = permits(granted.context, { kind: 'read', category: 'tasks' });
         const byStatus: Record<string, number> = {};
         for (const c of trace) byStatus[c.status] = (byStatus[c.status] ?? 0) + 1;
-        await appendJournal(trx, journal(ctx, now), [{ personId, actor: granted.auditActor, action: 'read', resourceType: 'life_goal', resourceId: id }]);
+        audit(granted.context, [{ personId, actor: granted.auditActor, action: 'read', resourceType: 'life_goal', resourceId: id }]);
         return {
           ...lifeGoalRowToLifeGoal(row),
           traceability: {
@@ -204,11 +205,11 @@ export function createGoalsService({ db, clock }: { db: Kysely<DB>; clock: Clock
     ) {
       const after = decodeCursor(query.cursor, VersionCursor);
       const now = clock();
-      return inTransaction(db, async (trx) => {
-        const granted = await requireAccess(trx, ctx.actor, personId, { kind: 'read', category: 'goals' }, now);
-        const rows = await listVersions(trx, personId, resourceType, id, { afterVersion: after?.v, limit: query.limit + 1 });
+      return reads.read(journal(ctx, now), async (reader, audit) => {
+        const granted = await requireAccess(reader, ctx.actor, personId, { kind: 'read', category: 'goals' }, now);
+        const rows = await listVersions(reader, personId, resourceType, id, { afterVersion: after?.v, limit: query.limit + 1 });
         if (rows.length === 0 && after === undefined) throw notFound(`No such ${resourceType.replace('_', ' ')}.`);
-        await appendJournal(trx, journal(ctx, now), [{ personId, actor: granted.auditActor, action: 'read', resourceType: `${resourceType}_history`, resourceId: id }]);
+        audit(granted.context, [{ personId, actor: granted.auditActor, action: 'read', resourceType: `${resourceType}_history`, resourceId: id }]);
         return toPage(rows, query.limit, (r) => ({ v: r.version }), (r) => versionRowToHistoryItem<T>(r));
       });
     },
@@ -250,21 +251,21 @@ export function createGoalsService({ db, clock }: { db: Kysely<DB>; clock: Clock
     async listCareGoals(ctx: RequestContext, personId: string, query: { limit: number; cursor?: string; status?: string; lifeGoalId?: string }) {
       const after = decodeCursor(query.cursor, IdCursor);
       const now = clock();
-      return inTransaction(db, async (trx) => {
-        const granted = await requireAccess(trx, ctx.actor, personId, { kind: 'read', category: 'goals' }, now);
-        const rows = await repo.listCareGoals(trx, personId, { status: query.status, lifeGoalId: query.lifeGoalId, afterId: after?.id, limit: query.limit + 1 });
-        await appendJournal(trx, journal(ctx, now), [{ personId, actor: granted.auditActor, action: 'list', resourceType: 'care_goal' }]);
+      return reads.read(journal(ctx, now), async (reader, audit) => {
+        const granted = await requireAccess(reader, ctx.actor, personId, { kind: 'read', category: 'goals' }, now);
+        const rows = await repo.listCareGoals(reader, personId, { status: query.status, lifeGoalId: query.lifeGoalId, afterId: after?.id, limit: query.limit + 1 });
+        audit(granted.context, [{ personId, actor: granted.auditActor, action: 'list', resourceType: 'care_goal' }]);
         return toPage(rows, query.limit, (r) => ({ id: r.care_goal_id }), careGoalRowToCareGoal);
       });
     },
 
     async getCareGoal(ctx: RequestContext, personId: string, id: string): Promise<CareGoal> {
       const now = clock();
-      return inTransaction(db, async (trx) => {
-        const granted = await requireAccess(trx, ctx.actor, personId, { kind: 'read', category: 'goals' }, now);
-        const row = await repo.findCareGoal(trx, personId, id);
+      return reads.read(journal(ctx, now), async (reader, audit) => {
+        const granted = await requireAccess(reader, ctx.actor, personId, { kind: 'read', category: 'goals' }, now);
+        const row = await repo.findCareGoal(reader, personId, id);
         if (!row) throw notFound('No such care goal.');
-        await appendJournal(trx, journal(ctx, now), [{ personId, actor: granted.auditActor, action: 'read', resourceType: 'care_goal', resourceId: id }]);
+        audit(granted.context, [{ personId, actor: granted.auditActor, action: 'read', resourceType: 'care_goal', resourceId: id }]);
         return careGoalRowToCareGoal(row);
       });
     },

@@ -48,26 +48,16 @@ export async function initPersonJournal(trx: Transaction<DB>, personId: string):
   await trx.insertInto('person_sequences').values({ person_id: personId }).execute();
 }
 
-export async function appendJournal(
-  trx: Transaction<DB>,
-  context: JournalContext,
-  audit: AuditRecord[],
-  events: EventRecord[] = [],
-): Promise<void> {
-  if (audit.length === 0 && events.length === 0) return;
-  const personIds = [...new Set([...audit.map((a) => a.personId), ...events.map((e) => e.personId)])].sort();
-  // Sorted lock order: two transactions touching the same persons can never deadlock.
-  const heads = await trx
-    .selectFrom('person_sequences')
-    .select(['person_id', 'audit_seq', 'audit_hash', 'event_seq'])
-    .where('person_id', 'in', personIds)
-    .orderBy('person_id')
-    .forUpdate()
-    .execute();
-  const state = new Map(heads.map((h) => [h.person_id, { ...h }]));
+export interface ChainHead {
+  person_id: string;
+  audit_seq: number;
+  audit_hash: string;
+}
 
-  const auditRows = audit.map((record) => {
-    const head = state.get(record.personId);
+/** Turns audit records into chained rows, moving each person's head (in `heads`) as it goes. */
+export function chainAuditRows(heads: Map<string, ChainHead>, items: Array<{ record: AuditRecord; context: JournalContext }>) {
+  return items.map(({ record, context }) => {
+    const head = heads.get(record.personId);
     if (!head) throw new Error('person journal missing');
     head.audit_seq += 1;
     const row: AuditEntryRow = {
@@ -90,6 +80,27 @@ export async function appendJournal(
     head.audit_hash = hash;
     return { ...row, hash };
   });
+}
+
+export async function appendJournal(
+  trx: Transaction<DB>,
+  context: JournalContext,
+  audit: AuditRecord[],
+  events: EventRecord[] = [],
+): Promise<void> {
+  if (audit.length === 0 && events.length === 0) return;
+  const personIds = [...new Set([...audit.map((a) => a.personId), ...events.map((e) => e.personId)])].sort();
+  // Sorted lock order: two transactions touching the same persons can never deadlock.
+  const heads = await trx
+    .selectFrom('person_sequences')
+    .select(['person_id', 'audit_seq', 'audit_hash', 'event_seq'])
+    .where('person_id', 'in', personIds)
+    .orderBy('person_id')
+    .forUpdate()
+    .execute();
+  const state = new Map(heads.map((h) => [h.person_id, { ...h }]));
+
+  const auditRows = chainAuditRows(state, audit.map((record) => ({ record, context })));
 
   const eventRows = events.map((event) => {
     const head = state.get(event.personId);
@@ -105,14 +116,15 @@ export async function appendJournal(
     };
   });
 
-  if (auditRows.length > 0) await trx.insertInto('audit_entries').values(auditRows).execute();
-  if (eventRows.length > 0) await trx.insertInto('outbox_events').values(eventRows).execute();
   const changed = [...state.values()];
-  // One statement moves the heads and, when events were recorded, wakes the dispatcher and the
-  // live streams of every instance (NOTIFY is delivered at commit, never for a rollback).
+  // One statement appends the entries and events, moves the heads and, when events were recorded,
+  // wakes the dispatcher and the live streams of every instance (NOTIFY is delivered at commit,
+  // never for a rollback). A data-modifying WITH always runs to completion.
+  const appendAudit = auditRows.length > 0 ? sql`appended_audit as (${trx.insertInto('audit_entries').values(auditRows)}),` : sql``;
+  const appendEvents = eventRows.length > 0 ? sql`appended_events as (${trx.insertInto('outbox_events').values(eventRows)}),` : sql``;
   const wake = eventRows.length > 0 ? sql`pg_notify(${EVENTS_CHANNEL}, ${notifyPayload(eventRows)})` : sql`null`;
   await sql`
-    with moved as (
+    with ${appendAudit} ${appendEvents} moved as (
       update person_sequences as s
       set audit_seq = v.audit_seq, audit_hash = v.audit_hash, event_seq = v.event_seq
       from (values ${sql.join(

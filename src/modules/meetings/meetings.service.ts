@@ -18,6 +18,7 @@ import { findMembers } from '../team/team.repository.js';
 import { memberRowToRelation } from '../team/team.service.js';
 import * as repo from './meetings.repository.js';
 import type { Meeting, MeetingCreate, MeetingUpdate } from './meetings.schemas.js';
+import type { ReadJournal } from '../journal/read-journal.js';
 
 const PageCursor = z.object({ s: z.iso.datetime(), id: z.uuid() });
 const VersionCursor = z.object({ v: z.number().int() });
@@ -67,7 +68,7 @@ function shapeErrors(m: { startsAt: Date; endsAt: Date; videoUrl: string | null;
   return errors;
 }
 
-export function createMeetingsService({ db, clock }: { db: Kysely<DB>; clock: Clock }) {
+export function createMeetingsService({ db, clock, reads }: { db: Kysely<DB>; clock: Clock; reads: ReadJournal }) {
   const journal = (ctx: RequestContext, now: Date) => ({ requestId: ctx.requestId, now });
 
   /**
@@ -130,27 +131,27 @@ export function createMeetingsService({ db, clock }: { db: Kysely<DB>; clock: Cl
       const to = query.to === undefined ? undefined : new Date(query.to);
       if (from && to && to.getTime() <= from.getTime()) throw badRequest('to must be after from.', [{ path: 'querystring.to', message: 'must be after from' }]);
       const now = clock();
-      return inTransaction(db, async (trx) => {
-        const granted = await requireAccess(trx, ctx.actor, personId, { kind: 'read', category: 'meetings' }, now);
-        const rows = await repo.listMeetings(trx, personId, {
+      return reads.read(journal(ctx, now), async (reader, audit) => {
+        const granted = await requireAccess(reader, ctx.actor, personId, { kind: 'read', category: 'meetings' }, now);
+        const rows = await repo.listMeetings(reader, personId, {
           from,
           to,
           status: query.status,
           after: after && { startsAt: new Date(after.s), id: after.id },
           limit: query.limit + 1,
         });
-        await appendJournal(trx, journal(ctx, now), [{ personId, actor: granted.auditActor, action: 'list', resourceType: 'meeting' }]);
+        audit(granted.context, [{ personId, actor: granted.auditActor, action: 'list', resourceType: 'meeting' }]);
         return toPage(rows, query.limit, (r) => ({ s: r.starts_at.toISOString(), id: r.meeting_id }), meetingRowToMeeting);
       });
     },
 
     async get(ctx: RequestContext, personId: string, id: string): Promise<Meeting> {
       const now = clock();
-      return inTransaction(db, async (trx) => {
-        const granted = await requireAccess(trx, ctx.actor, personId, { kind: 'read', category: 'meetings' }, now);
-        const row = await repo.findMeeting(trx, personId, id);
+      return reads.read(journal(ctx, now), async (reader, audit) => {
+        const granted = await requireAccess(reader, ctx.actor, personId, { kind: 'read', category: 'meetings' }, now);
+        const row = await repo.findMeeting(reader, personId, id);
         if (!row) throw notFound('No such meeting.');
-        await appendJournal(trx, journal(ctx, now), [{ personId, actor: granted.auditActor, action: 'read', resourceType: 'meeting', resourceId: id }]);
+        audit(granted.context, [{ personId, actor: granted.auditActor, action: 'read', resourceType: 'meeting', resourceId: id }]);
         return meetingRowToMeeting(row);
       });
     },
@@ -224,11 +225,11 @@ export function createMeetingsService({ db, clock }: { db: Kysely<DB>; clock: Cl
     async history(ctx: RequestContext, personId: string, id: string, query: { limit: number; cursor?: string }) {
       const after = decodeCursor(query.cursor, VersionCursor);
       const now = clock();
-      return inTransaction(db, async (trx) => {
-        const granted = await requireAccess(trx, ctx.actor, personId, { kind: 'read', category: 'meetings' }, now);
-        const rows = await listVersions(trx, personId, 'meeting', id, { afterVersion: after?.v, limit: query.limit + 1 });
+      return reads.read(journal(ctx, now), async (reader, audit) => {
+        const granted = await requireAccess(reader, ctx.actor, personId, { kind: 'read', category: 'meetings' }, now);
+        const rows = await listVersions(reader, personId, 'meeting', id, { afterVersion: after?.v, limit: query.limit + 1 });
         if (rows.length === 0 && after === undefined) throw notFound('No such meeting.');
-        await appendJournal(trx, journal(ctx, now), [{ personId, actor: granted.auditActor, action: 'read', resourceType: 'meeting_history', resourceId: id }]);
+        audit(granted.context, [{ personId, actor: granted.auditActor, action: 'read', resourceType: 'meeting_history', resourceId: id }]);
         return toPage(rows, query.limit, (r) => ({ v: r.version }), (r) => versionRowToHistoryItem<Meeting>(r));
       });
     },

@@ -36,11 +36,10 @@ export const withCurrentBody = (db: Kysely<DB>) =>
     .select(['v.body', 'm.display_name as member_display_name']);
 
 export async function insertNote(db: Kysely<DB>, values: Insertable<Notes>, body: string): Promise<void> {
-  await db.insertInto('notes').values(values).execute();
-  await db
-    .insertInto('note_versions')
-    .values({ person_id: values.person_id, note_id: values.note_id, version: 1, body, phase: values.phase, created_at: values.created_at })
-    .execute();
+  // The note and its first version in one statement: a data-modifying WITH always runs, and the
+  // version's foreign key is checked at the end of the statement, when the note is there.
+  const firstVersion = { person_id: values.person_id, note_id: values.note_id, version: 1, body, phase: values.phase, created_at: values.created_at };
+  await sql`with note as (${db.insertInto('notes').values(values)}) ${db.insertInto('note_versions').values(firstVersion)}`.execute(db);
 }
 
 export async function findNote(db: Kysely<DB>, personId: string, noteId: string, filter: NoteFilter): Promise<NoteRow | undefined> {

@@ -12,7 +12,7 @@ import { newId } from '../../lib/ids.js';
 import { checkIfMatch } from '../../lib/versioning.js';
 import { noteFilter, relationCanRead, type NoteFilter } from '../access/access.policy.js';
 import { loadAccessContext } from '../access/access.repository.js';
-import { enforce, requireAccess } from '../access/access.service.js';
+import { enforce } from '../access/access.service.js';
 import type { AccessContext } from '../access/access.types.js';
 import { appendJournal } from '../journal/journal.repository.js';
 import type { EventRecord } from '../journal/journal.types.js';
@@ -20,6 +20,7 @@ import { findMembers } from '../team/team.repository.js';
 import { memberRowToRelation } from '../team/team.service.js';
 import * as repo from './notes.repository.js';
 import type { Note, NoteCreate, NoteRevision, NoteVersion } from './notes.schemas.js';
+import type { ReadJournal } from '../journal/read-journal.js';
 
 const IdCursor = z.object({ id: z.uuid() });
 const VersionCursor = z.object({ v: z.number().int() });
@@ -71,7 +72,7 @@ function activeMemberId(context: AccessContext): string | null {
   return null;
 }
 
-export function createNotesService({ db, clock, noteBodyMaxBytes }: { db: Kysely<DB>; clock: Clock; noteBodyMaxBytes: number }) {
+export function createNotesService({ db, clock, reads, noteBodyMaxBytes }: { db: Kysely<DB>; clock: Clock; reads: ReadJournal; noteBodyMaxBytes: number }) {
   const journal = (ctx: RequestContext, now: Date) => ({ requestId: ctx.requestId, now });
 
   function checkBodySize(body: string) {
@@ -182,25 +183,25 @@ export function createNotesService({ db, clock, noteBodyMaxBytes }: { db: Kysely
     async list(ctx: RequestContext, personId: string, query: { limit: number; cursor?: string; phase?: string; since?: string }) {
       const before = decodeCursor(query.cursor, IdCursor);
       const now = clock();
-      return inTransaction(db, async (trx) => {
-        const { filter, granted } = await readFilter(trx, ctx, personId, now);
-        const rows = await repo.listNotes(trx, personId, filter, {
+      return reads.read(journal(ctx, now), async (reader, audit) => {
+        const { filter, granted } = await readFilter(reader, ctx, personId, now);
+        const rows = await repo.listNotes(reader, personId, filter, {
           phase: query.phase,
           since: query.since ? new Date(query.since) : undefined,
           beforeId: before?.id,
           limit: query.limit + 1,
         });
-        await appendJournal(trx, journal(ctx, now), [{ personId, actor: granted.auditActor, action: 'list', resourceType: 'note' }]);
+        audit(granted.context, [{ personId, actor: granted.auditActor, action: 'list', resourceType: 'note' }]);
         return toPage(rows, query.limit, (r) => ({ id: r.note_id }), noteRowToNote);
       });
     },
 
     async get(ctx: RequestContext, personId: string, noteId: string): Promise<Note> {
       const now = clock();
-      return inTransaction(db, async (trx) => {
-        const { filter, granted } = await readFilter(trx, ctx, personId, now);
-        const row = await requireVisible(trx, personId, noteId, filter);
-        await appendJournal(trx, journal(ctx, now), [{ personId, actor: granted.auditActor, action: 'read', resourceType: 'note', resourceId: noteId }]);
+      return reads.read(journal(ctx, now), async (reader, audit) => {
+        const { filter, granted } = await readFilter(reader, ctx, personId, now);
+        const row = await requireVisible(reader, personId, noteId, filter);
+        audit(granted.context, [{ personId, actor: granted.auditActor, action: 'read', resourceType: 'note', resourceId: noteId }]);
         return noteRowToNote(row);
       });
     },
@@ -246,23 +247,23 @@ export function createNotesService({ db, clock, noteBodyMaxBytes }: { db: Kysely
     async versions(ctx: RequestContext, personId: string, noteId: string, query: { limit: number; cursor?: string }) {
       const after = decodeCursor(query.cursor, VersionCursor);
       const now = clock();
-      return inTransaction(db, async (trx) => {
-        const { filter, granted } = await readFilter(trx, ctx, personId, now);
-        await requireVisible(trx, personId, noteId, filter);
-        const rows = await repo.listVersions(trx, personId, noteId, { afterVersion: after?.v, limit: query.limit + 1 });
-        await appendJournal(trx, journal(ctx, now), [{ personId, actor: granted.auditActor, action: 'read', resourceType: 'note_versions', resourceId: noteId }]);
+      return reads.read(journal(ctx, now), async (reader, audit) => {
+        const { filter, granted } = await readFilter(reader, ctx, personId, now);
+        await requireVisible(reader, personId, noteId, filter);
+        const rows = await repo.listVersions(reader, personId, noteId, { afterVersion: after?.v, limit: query.limit + 1 });
+        audit(granted.context, [{ personId, actor: granted.auditActor, action: 'read', resourceType: 'note_versions', resourceId: noteId }]);
         return toPage(rows, query.limit, (r) => ({ v: r.version }), versionRowToNoteVersion);
       });
     },
 
     async version(ctx: RequestContext, personId: string, noteId: string, version: number): Promise<NoteVersion> {
       const now = clock();
-      return inTransaction(db, async (trx) => {
-        const { filter, granted } = await readFilter(trx, ctx, personId, now);
-        await requireVisible(trx, personId, noteId, filter);
-        const row = await repo.findVersion(trx, personId, noteId, version);
+      return reads.read(journal(ctx, now), async (reader, audit) => {
+        const { filter, granted } = await readFilter(reader, ctx, personId, now);
+        await requireVisible(reader, personId, noteId, filter);
+        const row = await repo.findVersion(reader, personId, noteId, version);
         if (!row) throw notFound('No such version of this note.');
-        await appendJournal(trx, journal(ctx, now), [{ personId, actor: granted.auditActor, action: 'read', resourceType: 'note_version', resourceId: noteId }]);
+        audit(granted.context, [{ personId, actor: granted.auditActor, action: 'read', resourceType: 'note_version', resourceId: noteId }]);
         return versionRowToNoteVersion(row);
       });
     },

@@ -2,7 +2,6 @@
 // notes, each filtered by the caller's scopes, in a fixed number of queries whatever the plan's size.
 import type { Kysely } from 'kysely';
 import type { DB } from '../../db/types.js';
-import { inTransaction } from '../../db/transaction.js';
 import type { Clock, RequestContext } from '../../lib/context.js';
 import { forbidden, notFound } from '../../lib/errors.js';
 import { auditActorFor, controls, memberIdsOf, noteFilter, strongestRelation } from '../access/access.policy.js';
@@ -11,7 +10,6 @@ import { permits } from '../access/access.service.js';
 import type { Category } from '../access/access.types.js';
 import { listCareGoals, listLifeGoals } from '../goals/goals.repository.js';
 import { careGoalRowToCareGoal, lifeGoalRowToLifeGoal } from '../goals/goals.service.js';
-import { appendJournal } from '../journal/journal.repository.js';
 import { listNotes } from '../notes/notes.repository.js';
 import { noteRowToNote } from '../notes/notes.service.js';
 import { findPerson, personRowToPerson } from '../persons/persons.repository.js';
@@ -20,15 +18,16 @@ import { taskRowToTask } from '../tasks/tasks.service.js';
 import { listMembers } from '../team/team.repository.js';
 import { memberRowToTeamMember } from '../team/team.service.js';
 import type { Overview } from './overview.schemas.js';
+import type { ReadJournal } from '../journal/read-journal.js';
 
 const LIMITS = { team: 200, lifeGoals: 200, careGoals: 1000, openTasks: 200, latestNotes: 20 };
 
-export function createOverviewService({ db, clock }: { db: Kysely<DB>; clock: Clock }) {
+export function createOverviewService({ db, clock, reads }: { db: Kysely<DB>; clock: Clock; reads: ReadJournal }) {
   return {
     async overview(ctx: RequestContext, personId: string): Promise<Overview> {
       const now = clock();
-      return inTransaction(db, async (trx) => {
-        const context = await loadAccessContext(trx, ctx.actor, personId, now);
+      return reads.read({ requestId: ctx.requestId, now }, async (reader, audit) => {
+        const context = await loadAccessContext(reader, ctx.actor, personId, now);
         const relation = strongestRelation(context);
         if (!relation) throw notFound('No such person.');
         const can = (category: Category) => permits(context, { kind: 'read', category });
@@ -37,6 +36,15 @@ export function createOverviewService({ db, clock }: { db: Kysely<DB>; clock: Cl
         if (!(['profile', 'team', 'goals', 'tasks'] as const).some(can) && notes?.kind !== 'visible') {
           throw forbidden('Your access to this plan does not include any part of its overview.');
         }
+        // The parts are independent: outside a transaction they run side by side on the pool.
+        const [personRow, memberRows, lifeGoalRows, careGoalRows, taskRows, noteRows] = await Promise.all([
+          can('profile') ? findPerson(reader, personId) : undefined,
+          can('team') ? listMembers(reader, personId, { includeEnded: false, limit: LIMITS.team + 1 }) : undefined,
+          can('goals') ? listLifeGoals(reader, personId, { limit: LIMITS.lifeGoals + 1 }) : undefined,
+          can('goals') ? listCareGoals(reader, personId, { limit: LIMITS.careGoals }) : undefined,
+          can('tasks') ? listTasks(reader, personId, { status: OPEN_STATUSES, limit: LIMITS.openTasks + 1 }) : undefined,
+          notes?.kind === 'visible' ? listNotes(reader, personId, notes, { limit: LIMITS.latestNotes }) : undefined,
+        ]);
         const truncated: Overview['truncated'] = [];
         const cut = <T>(rows: T[], limit: number, part: Overview['truncated'][number]) => {
           if (rows.length <= limit) return rows;
@@ -44,34 +52,24 @@ export function createOverviewService({ db, clock }: { db: Kysely<DB>; clock: Cl
           return rows.slice(0, limit);
         };
 
-        const personRow = can('profile') ? await findPerson(trx, personId) : undefined;
         let team: Overview['team'] = null;
-        if (can('team')) {
+        if (memberRows) {
           const ownIds = memberIdsOf(context);
           const showAllGrants = controls(context);
-          const rows = cut(await listMembers(trx, personId, { includeEnded: false, limit: LIMITS.team + 1 }), LIMITS.team, 'team');
-          team = rows.map((r) => memberRowToTeamMember(r, showAllGrants || ownIds.includes(r.member_id), now));
+          team = cut(memberRows, LIMITS.team, 'team').map((r) => memberRowToTeamMember(r, showAllGrants || ownIds.includes(r.member_id), now));
         }
         let lifeGoals: Overview['lifeGoals'] = null;
-        if (can('goals')) {
-          const goalRows = cut(await listLifeGoals(trx, personId, { limit: LIMITS.lifeGoals + 1 }), LIMITS.lifeGoals, 'lifeGoals');
-          const careGoals = (await listCareGoals(trx, personId, { limit: LIMITS.careGoals })).map(careGoalRowToCareGoal);
-          lifeGoals = goalRows.map((row) => ({
+        if (lifeGoalRows && careGoalRows) {
+          const careGoals = careGoalRows.map(careGoalRowToCareGoal);
+          lifeGoals = cut(lifeGoalRows, LIMITS.lifeGoals, 'lifeGoals').map((row) => ({
             ...lifeGoalRowToLifeGoal(row),
             careGoals: careGoals.filter((c) => c.lifeGoalIds.includes(row.life_goal_id)),
           }));
         }
-        let openTasks: Overview['openTasks'] = null;
-        if (can('tasks')) {
-          const rows = await listTasks(trx, personId, { status: OPEN_STATUSES, limit: LIMITS.openTasks + 1 });
-          openTasks = cut(rows, LIMITS.openTasks, 'openTasks').map(taskRowToTask);
-        }
-        const latestNotes =
-          notes?.kind === 'visible' ? (await listNotes(trx, personId, notes, { limit: LIMITS.latestNotes })).map(noteRowToNote) : null;
+        const openTasks: Overview['openTasks'] = taskRows ? cut(taskRows, LIMITS.openTasks, 'openTasks').map(taskRowToTask) : null;
+        const latestNotes = noteRows ? noteRows.map(noteRowToNote) : null;
 
-        await appendJournal(trx, { requestId: ctx.requestId, now }, [
-          { personId, actor: auditActorFor(context, relation), action: 'read', resourceType: 'overview', resourceId: personId },
-        ]);
+        audit(context, [{ personId, actor: auditActorFor(context, relation), action: 'read', resourceType: 'overview', resourceId: personId }]);
         return {
           personId,
           person: personRow ? personRowToPerson(personRow) : null,

@@ -19,15 +19,17 @@ import type { EventRecord } from '../journal/journal.types.js';
 import { startStewardMembership } from '../team/team.service.js';
 import * as repo from './persons.repository.js';
 import type { Person, PersonCreate, PersonUpdate } from './persons.schemas.js';
+import type { ReadJournal } from '../journal/read-journal.js';
 
 export interface PersonsServiceDeps {
   db: Kysely<DB>;
   clock: Clock;
+  reads: ReadJournal;
 }
 
 const PersonCursor = z.object({ id: z.uuid() });
 
-export function createPersonsService({ db, clock }: PersonsServiceDeps) {
+export function createPersonsService({ db, clock, reads }: PersonsServiceDeps) {
   return {
     async create(ctx: RequestContext, input: PersonCreate): Promise<Person> {
       const { actor } = ctx;
@@ -106,13 +108,12 @@ export function createPersonsService({ db, clock }: PersonsServiceDeps) {
     },
 
     async get(ctx: RequestContext, personId: string): Promise<Person> {
-      return inTransaction(db, async (trx) => {
-        const granted = await requireAccess(trx, ctx.actor, personId, { kind: 'read', category: 'profile' }, clock());
-        const row = await repo.findPerson(trx, personId);
-        if (!row) throw new Error('person vanished inside its transaction');
-        await appendJournal(trx, { requestId: ctx.requestId, now: clock() }, [
-          { personId, actor: granted.auditActor, action: 'read', resourceType: 'person', resourceId: personId },
-        ]);
+      const now = clock();
+      return reads.read({ requestId: ctx.requestId, now }, async (reader, audit) => {
+        const granted = await requireAccess(reader, ctx.actor, personId, { kind: 'read', category: 'profile' }, now);
+        const row = await repo.findPerson(reader, personId);
+        if (!row) throw new Error('person vanished after its access was decided');
+        audit(granted.context, [{ personId, actor: granted.auditActor, action: 'read', resourceType: 'person', resourceId: personId }]);
         return repo.personRowToPerson(row);
       });
     },

@@ -20,6 +20,7 @@ import { findMembers } from '../team/team.repository.js';
 import { memberRowToRelation } from '../team/team.service.js';
 import * as repo from './tasks.repository.js';
 import type { Task, TaskCreate, TasksQuery, TaskUpdate } from './tasks.schemas.js';
+import type { ReadJournal } from '../journal/read-journal.js';
 
 const IdCursor = z.object({ id: z.uuid() });
 const MyTasksCursor = z.object({ id: z.uuid(), p: z.uuid() });
@@ -76,7 +77,7 @@ function eventData(task: Task, changed?: string[]) {
   };
 }
 
-export function createTasksService({ db, clock }: { db: Kysely<DB>; clock: Clock }) {
+export function createTasksService({ db, clock, reads }: { db: Kysely<DB>; clock: Clock; reads: ReadJournal }) {
   const journal = (ctx: RequestContext, now: Date) => ({ requestId: ctx.requestId, now });
 
   /** The assignee must be an active member of this plan whose grant lets them read tasks now. */
@@ -155,29 +156,29 @@ export function createTasksService({ db, clock }: { db: Kysely<DB>; clock: Clock
     async listTasks(ctx: RequestContext, personId: string, query: TasksQuery) {
       const after = decodeCursor(query.cursor, IdCursor);
       const now = clock();
-      return inTransaction(db, async (trx) => {
-        const granted = await requireAccess(trx, ctx.actor, personId, READ_TASKS, now);
+      return reads.read(journal(ctx, now), async (reader, audit) => {
+        const granted = await requireAccess(reader, ctx.actor, personId, READ_TASKS, now);
         const assigneeMemberIds =
           query.assignee === undefined ? undefined : query.assignee === 'me' ? memberIdsOf(granted.context) : [query.assignee];
-        const rows = await repo.listTasks(trx, personId, {
+        const rows = await repo.listTasks(reader, personId, {
           assigneeMemberIds,
           status: query.status,
           dueBefore: query.dueBefore === undefined ? undefined : dueBound(query.dueBefore),
           afterId: after?.id,
           limit: query.limit + 1,
         });
-        await appendJournal(trx, journal(ctx, now), [{ personId, actor: granted.auditActor, action: 'list', resourceType: 'task' }]);
+        audit(granted.context, [{ personId, actor: granted.auditActor, action: 'list', resourceType: 'task' }]);
         return toPage(rows, query.limit, (r) => ({ id: r.task_id }), taskRowToTask);
       });
     },
 
     async getTask(ctx: RequestContext, personId: string, id: string): Promise<Task> {
       const now = clock();
-      return inTransaction(db, async (trx) => {
-        const granted = await requireAccess(trx, ctx.actor, personId, READ_TASKS, now);
-        const row = await repo.findTask(trx, personId, id);
+      return reads.read(journal(ctx, now), async (reader, audit) => {
+        const granted = await requireAccess(reader, ctx.actor, personId, READ_TASKS, now);
+        const row = await repo.findTask(reader, personId, id);
         if (!row) throw notFound('No such task.');
-        await appendJournal(trx, journal(ctx, now), [{ personId, actor: granted.auditActor, action: 'read', resourceType: 'task', resourceId: id }]);
+        audit(granted.context, [{ personId, actor: granted.auditActor, action: 'read', resourceType: 'task', resourceId: id }]);
         return taskRowToTask(row);
       });
     },
@@ -243,11 +244,11 @@ export function createTasksService({ db, clock }: { db: Kysely<DB>; clock: Clock
     async history(ctx: RequestContext, personId: string, id: string, query: { limit: number; cursor?: string }) {
       const after = decodeCursor(query.cursor, VersionCursor);
       const now = clock();
-      return inTransaction(db, async (trx) => {
-        const granted = await requireAccess(trx, ctx.actor, personId, READ_TASKS, now);
-        const rows = await listVersions(trx, personId, 'task', id, { afterVersion: after?.v, limit: query.limit + 1 });
+      return reads.read(journal(ctx, now), async (reader, audit) => {
+        const granted = await requireAccess(reader, ctx.actor, personId, READ_TASKS, now);
+        const rows = await listVersions(reader, personId, 'task', id, { afterVersion: after?.v, limit: query.limit + 1 });
         if (rows.length === 0 && after === undefined) throw notFound('No such task.');
-        await appendJournal(trx, journal(ctx, now), [{ personId, actor: granted.auditActor, action: 'read', resourceType: 'task_history', resourceId: id }]);
+        audit(granted.context, [{ personId, actor: granted.auditActor, action: 'read', resourceType: 'task_history', resourceId: id }]);
         return toPage(rows, query.limit, (r) => ({ v: r.version }), (r) => versionRowToHistoryItem<Task>(r));
       });
     },

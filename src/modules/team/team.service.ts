@@ -29,10 +29,12 @@ import type {
   TeamMember,
   TeamMemberUpdate,
 } from './team.schemas.js';
+import type { ReadJournal } from '../journal/read-journal.js';
 
 export interface TeamServiceDeps {
   db: Kysely<DB>;
   clock: Clock;
+  reads: ReadJournal;
   invitationValidDays: number;
 }
 
@@ -174,7 +176,7 @@ const memberEvent = (type: EventRecord['type'], row: repo.MemberRow, extra: Reco
   },
 });
 
-export function createTeamService({ db, clock, invitationValidDays }: TeamServiceDeps) {
+export function createTeamService({ db, clock, reads, invitationValidDays }: TeamServiceDeps) {
   const journal = (ctx: RequestContext, now: Date) => ({ requestId: ctx.requestId, now });
 
   /** Whether the caller sees a member's grant: controllers see all, a member sees their own. */
@@ -272,9 +274,9 @@ export function createTeamService({ db, clock, invitationValidDays }: TeamServic
     async list(ctx: RequestContext, personId: string, query: { limit: number; cursor?: string; include?: 'ended' }) {
       const after = decodeCursor(query.cursor, IdCursor);
       const now = clock();
-      return inTransaction(db, async (trx) => {
-        const granted = await requireAccess(trx, ctx.actor, personId, { kind: 'read', category: 'team' }, now);
-        const rows = await repo.listMembers(trx, personId, {
+      return reads.read(journal(ctx, now), async (reader, audit) => {
+        const granted = await requireAccess(reader, ctx.actor, personId, { kind: 'read', category: 'team' }, now);
+        const rows = await repo.listMembers(reader, personId, {
           includeEnded: query.include === 'ended',
           afterId: after?.id,
           limit: query.limit + 1,
@@ -282,7 +284,7 @@ export function createTeamService({ db, clock, invitationValidDays }: TeamServic
         const page = toPage(rows, query.limit, (r) => ({ id: r.member_id }), (r) =>
           memberRowToTeamMember(r, grantVisible(granted.context, r.member_id), now),
         );
-        await appendJournal(trx, journal(ctx, now), [
+        audit(granted.context, [
           { personId, actor: granted.auditActor, action: 'list', resourceType: 'team' },
         ]);
         return page;
@@ -291,10 +293,10 @@ export function createTeamService({ db, clock, invitationValidDays }: TeamServic
 
     async get(ctx: RequestContext, personId: string, memberId: string) {
       const now = clock();
-      return inTransaction(db, async (trx) => {
-        const granted = await requireAccess(trx, ctx.actor, personId, { kind: 'read', category: 'team' }, now);
-        const row = await requireMember(trx, personId, memberId);
-        await appendJournal(trx, journal(ctx, now), [
+      return reads.read(journal(ctx, now), async (reader, audit) => {
+        const granted = await requireAccess(reader, ctx.actor, personId, { kind: 'read', category: 'team' }, now);
+        const row = await requireMember(reader, personId, memberId);
+        audit(granted.context, [
           { personId, actor: granted.auditActor, action: 'read', resourceType: 'member', resourceId: memberId },
         ]);
         return memberRowToTeamMember(row, grantVisible(granted.context, memberId), now);
@@ -437,10 +439,10 @@ export function createTeamService({ db, clock, invitationValidDays }: TeamServic
     async listGrants(ctx: RequestContext, personId: string, query: { limit: number; cursor?: string; memberId?: string }) {
       const after = decodeCursor(query.cursor, IdCursor);
       const now = clock();
-      return inTransaction(db, async (trx) => {
-        const granted = await requireAccess(trx, ctx.actor, personId, { kind: 'control' }, now);
-        const rows = await repo.listGrants(trx, personId, { memberId: query.memberId, afterId: after?.id, limit: query.limit + 1 });
-        await appendJournal(trx, journal(ctx, now), [{ personId, actor: granted.auditActor, action: 'list', resourceType: 'grant' }]);
+      return reads.read(journal(ctx, now), async (reader, audit) => {
+        const granted = await requireAccess(reader, ctx.actor, personId, { kind: 'control' }, now);
+        const rows = await repo.listGrants(reader, personId, { memberId: query.memberId, afterId: after?.id, limit: query.limit + 1 });
+        audit(granted.context, [{ personId, actor: granted.auditActor, action: 'list', resourceType: 'grant' }]);
         return toPage(rows, query.limit, (r) => ({ id: r.grant_id }), grantRowToGrantRecord);
       });
     },

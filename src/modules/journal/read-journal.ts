@@ -1,0 +1,150 @@
+// Audited reads without a write transaction each. A read decides access and reads its data with
+// plain queries (no locks), then hands its audit entries to this journal, which appends the
+// entries of all reads waiting at that moment in one transaction: one commit for many reads.
+// The response waits for that commit, so no answered read is ever missing from the audit log.
+//
+// Revocation stays exact: the batch locks each person's journal head and compares the person's
+// access version with the one the read decided on. A revoke (or any other access change) that
+// committed in between bumped the version, so that read is decided again instead of answered;
+// a revoke still in flight holds the head, and the batch sees its result when it commits.
+import { sql, type Kysely } from 'kysely';
+import type { DB } from '../../db/types.js';
+import { inTransaction } from '../../db/transaction.js';
+import type { AccessContext } from '../access/access.types.js';
+import { appendJournal, chainAuditRows, type ChainHead } from './journal.repository.js';
+import type { AuditRecord, JournalContext } from './journal.types.js';
+
+/** What a read's work function calls to record its audit entries, with the access context it decided on. */
+export type RecordAudit = (context: AccessContext, records: AuditRecord[]) => void;
+
+interface PendingRead {
+  personId: string;
+  accessVersion: number | undefined;
+  records: AuditRecord[];
+  context: JournalContext;
+  settle: (confirmed: boolean) => void;
+  fail: (error: unknown) => void;
+}
+
+export interface ReadJournalOptions {
+  /** Most reads appended by one transaction. */
+  maxBatch?: number;
+  /** Batches committing at the same time (each holds one pooled connection while it runs). */
+  maxConcurrentBatches?: number;
+}
+
+// Two attempts without locks; a plan whose access keeps changing is then read under locks.
+const OPTIMISTIC_ATTEMPTS = 2;
+
+export function createReadJournal(db: Kysely<DB>, options: ReadJournalOptions = {}) {
+  const maxBatch = options.maxBatch ?? 256;
+  const maxConcurrent = options.maxConcurrentBatches ?? 2;
+  const queue: PendingRead[] = [];
+  const running = new Set<Promise<void>>();
+  let scheduled = false;
+
+  function schedule() {
+    if (scheduled || queue.length === 0 || running.size >= maxConcurrent) return;
+    scheduled = true;
+    // Let the reads finishing in this turn of the event loop join the batch.
+    setImmediate(() => {
+      scheduled = false;
+      if (queue.length === 0 || running.size >= maxConcurrent) return;
+      const batch = queue.splice(0, maxBatch);
+      const run = appendBatch(batch).finally(() => {
+        running.delete(run);
+        schedule();
+      });
+      running.add(run);
+      schedule();
+    });
+  }
+
+  async function appendBatch(batch: PendingRead[]): Promise<void> {
+    try {
+      const confirmed = await inTransaction(db, async (trx) => {
+        const personIds = [...new Set(batch.map((p) => p.personId))].sort();
+        // Sorted lock order, as appendJournal: batches and writes never deadlock on heads.
+        const { rows: heads } = await sql<ChainHead & { access_version: number }>`
+          select person_id, audit_seq, audit_hash, access_version from person_sequences
+          where person_id = any(${personIds}::uuid[]) order by person_id for update`.execute(trx);
+        const state = new Map(heads.map((h) => [h.person_id, { ...h }]));
+        const current = batch.map((p) => p.accessVersion !== undefined && state.get(p.personId)?.access_version === p.accessVersion);
+        const items = batch.flatMap((p, i) => (current[i] ? p.records.map((record) => ({ record, context: p.context })) : []));
+        if (items.length > 0) {
+          const rows = chainAuditRows(state, items);
+          const moved = [...new Map(rows.map((r) => [r.person_id, state.get(r.person_id)!])).values()];
+          // One statement appends the entries and moves the heads (a data-modifying WITH always runs).
+          await sql`
+            with appended as (
+              insert into audit_entries (person_id, seq, occurred_at, actor_sub, actor_name, actor_role, actor_member_id,
+                on_behalf, action, resource_type, resource_id, reason, request_id, prev_hash, hash)
+              select * from unnest(${rows.map((r) => r.person_id)}::uuid[], ${rows.map((r) => r.seq)}::bigint[],
+                ${rows.map((r) => r.occurred_at.toISOString())}::timestamptz[], ${rows.map((r) => r.actor_sub)}::text[],
+                ${rows.map((r) => r.actor_name)}::text[], ${rows.map((r) => r.actor_role)}::text[],
+                ${rows.map((r) => r.actor_member_id)}::uuid[], ${rows.map((r) => r.on_behalf)}::boolean[],
+                ${rows.map((r) => r.action)}::text[], ${rows.map((r) => r.resource_type)}::text[],
+                ${rows.map((r) => r.resource_id)}::uuid[], ${rows.map((r) => r.reason)}::text[],
+                ${rows.map((r) => r.request_id)}::text[], ${rows.map((r) => r.prev_hash)}::text[], ${rows.map((r) => r.hash)}::text[])
+            )
+            update person_sequences as s set audit_seq = v.audit_seq, audit_hash = v.audit_hash
+            from unnest(${moved.map((h) => h.person_id)}::uuid[], ${moved.map((h) => h.audit_seq)}::bigint[],
+              ${moved.map((h) => h.audit_hash)}::text[]) as v(person_id, audit_seq, audit_hash)
+            where s.person_id = v.person_id`.execute(trx);
+        }
+        return current;
+      });
+      batch.forEach((p, i) => p.settle(confirmed[i]!));
+    } catch (error) {
+      for (const p of batch) p.fail(error);
+    }
+  }
+
+  /** Appends one read's entries with the next batch; false when the person's access changed since the read decided. */
+  function append(context: AccessContext, records: AuditRecord[], journal: JournalContext): Promise<boolean> {
+    return new Promise((settle, fail) => {
+      queue.push({ personId: context.personId, accessVersion: context.accessVersion, records, context: journal, settle, fail });
+      schedule();
+    });
+  }
+
+  return {
+    /**
+     * Runs an audited read of one person's plan. `work` reads with the given query builder (no
+     * transaction, no locks) and calls `audit` with the access context it decided on; its answer
+     * is returned once the audit entries are committed. When access changed meanwhile the work
+     * runs again; after two such attempts it runs in a transaction under locks, as writes do.
+     */
+    async read<T>(journal: JournalContext, work: (db: Kysely<DB>, audit: RecordAudit) => Promise<T>): Promise<T> {
+      for (let attempt = 0; attempt < OPTIMISTIC_ATTEMPTS; attempt++) {
+        let recorded: { context: AccessContext; records: AuditRecord[] } | undefined;
+        const value = await work(db, (context, records) => {
+          if (recorded) throw new Error('a read records its audit entries once');
+          if (records.some((r) => r.personId !== context.personId)) throw new Error('a read audits the person it decided on');
+          recorded = { context, records };
+        });
+        if (!recorded) throw new Error('an audited read must record its audit entries');
+        if (recorded.records.length === 0 || (await append(recorded.context, recorded.records, journal))) return value;
+      }
+      return inTransaction(db, async (trx) => {
+        let records: AuditRecord[] = [];
+        const value = await work(trx, (_context, r) => {
+          records = r;
+        });
+        await appendJournal(trx, journal, records);
+        return value;
+      });
+    },
+
+    /** Waits for the batches in flight (at shutdown, before the database closes). */
+    async drain(): Promise<void> {
+      while (running.size > 0 || queue.length > 0) {
+        schedule();
+        await Promise.allSettled([...running]);
+        if (running.size === 0 && queue.length > 0) await new Promise((resolve) => setImmediate(resolve));
+      }
+    },
+  };
+}
+
+export type ReadJournal = ReturnType<typeof createReadJournal>;
