@@ -4,12 +4,22 @@ import {
   administrativeGender,
   careGoalToGoal,
   disciplineConcept,
+  grantToConsent,
+  historyBundle,
+  kringCanonicals,
   lifeGoalToGoal,
+  meetingToAppointment,
   membersToCareTeam,
   noteToCommunication,
+  noteVersionToCommunication,
   personToPatient,
   planToCarePlan,
+  representativeToRelatedPerson,
+  safetyPlanText,
+  safetyPlanToDocumentReference,
   taskToTask,
+  versionToProvenance,
+  wishToConsent,
 } from '../src/modules/fhir/fhir.mappers.js';
 import { parseLastUpdated } from '../src/modules/fhir/fhir.service.js';
 import type { CareGoal, LifeGoal } from '../src/modules/goals/goals.schemas.js';
@@ -17,7 +27,7 @@ import type { Note } from '../src/modules/notes/notes.schemas.js';
 import type { Person } from '../src/modules/persons/persons.schemas.js';
 import type { Task } from '../src/modules/tasks/tasks.schemas.js';
 import type { TeamMember } from '../src/modules/team/team.schemas.js';
-import { schemaErrors } from './helpers/fhir.js';
+import { validationErrors as schemaErrors } from './helpers/fhir.js';
 
 const PID = '0195f3a0-1111-7000-8000-000000000001';
 const at = '2026-03-02T09:00:00.000Z';
@@ -148,4 +158,80 @@ t.test('_lastUpdated: prefixes, precision, refusals', async (t) => {
   for (const bad of ['yesterday', 'gt2026-02-30', '2026-03-02T09:00:00', 'gt0999-01-01', 'ne2026', '2026-13', 'gt2026-03-02T25:00:00Z']) {
     t.throws(() => parseLastUpdated(bad), { name: 'AppError', status: 400 } as never, bad);
   }
+});
+
+t.test('Consent: one per grant record (permit, actor, actions per category) and one per wish statement (adr)', async (t) => {
+  const grant = (change: 'granted' | 'changed' | 'revoked', scopes: string[]) => ({
+    grant: {
+      id: '0195f3a0-6666-7000-8000-000000000001', grantId: '0195f3a0-6666-7000-8000-000000000001', personId: PID, memberId: member(2, 'informal_carer').memberId,
+      memberDisplayName: 'Mieke', change, scopes: scopes as never, previousScopes: null, validUntil: null, changedBy: { name: 'Jozef' }, changedAt: at,
+    },
+    memberKind: 'informal_carer' as const,
+    active: change !== 'revoked',
+    end: change === 'revoked' ? at : null,
+    lastUpdated: at,
+  });
+  const consent = grantToConsent(grant('changed', ['tasks:read', 'tasks:write', 'notes:read']));
+  t.match(consent, {
+    status: 'active', scope: { coding: [{ code: 'patient-privacy' }] }, policyRule: { coding: [{ code: 'OPTIN' }] },
+    provision: { type: 'permit', period: { start: at }, actor: [{ reference: { type: 'RelatedPerson', display: 'Mieke' } }], action: [{ coding: [{ code: 'access' }] }, { coding: [{ code: 'correct' }] }] },
+  });
+  t.same(consent.provision!.provision!.map((p) => p.code![0]!.coding![0]!.code), ['tasks', 'notes'], 'categories in the order of the scopes list');
+  const revoked = grantToConsent(grant('revoked', []));
+  t.match(revoked, { status: 'inactive', provision: { period: { end: at } } });
+  t.notOk(revoked.provision!.action);
+  const wishes = { personId: PID, version: 3, updatedAt: at, updatedBy: { name: 'Jozef', role: 'person', memberId: null }, statements: [{ topic: 'reanimatie', statement: 'Niet reanimeren.' }] };
+  const wish = wishToConsent(wishes, 1);
+  t.match(wish, { id: `${PID}-w1`, meta: { versionId: '3' }, scope: { coding: [{ code: 'adr' }] }, sourceAttachment: { title: 'reanimatie' } });
+  for (const c of [consent, revoked, wish]) t.same(schemaErrors(c), []);
+});
+
+t.test('DocumentReference, Appointment, RelatedPerson, Provenance', async (t) => {
+  const plan = { personId: PID, version: 2, updatedAt: at, updatedBy: { name: null, role: 'person', memberId: null }, warningSigns: ['Slaapt slecht'], whatHelps: ['Wandelen'], contacts: [{ name: 'Mieke', role: 'dochter', phone: '+32 470 12 34 56' }, { name: 'Huisarts', role: null, phone: null }] };
+  t.equal(safetyPlanText(plan), 'Warning signs:\n- Slaapt slecht\n\nWhat helps:\n- Wandelen\n\nWhom to call:\n- Mieke (dochter): +32 470 12 34 56\n- Huisarts');
+  const document = safetyPlanToDocumentReference(plan);
+  t.notOk(document.author, 'no author without a name');
+  t.same(schemaErrors(document), []);
+
+  const meeting = {
+    id: '0195f3a0-7777-7000-8000-000000000001', meetingId: '0195f3a0-7777-7000-8000-000000000001', personId: PID, title: 'Overleg', startsAt: at, endsAt: '2026-03-02T10:00:00.000Z',
+    videoUrl: null, location: 'Thuis', agenda: null, participantMemberIds: [member(1, 'professional').memberId], status: 'cancelled' as const, version: 2, createdAt: at, updatedAt: at,
+  };
+  const appointment = meetingToAppointment(meeting, new Map([[member(1, 'professional').memberId, member(1, 'professional')]]));
+  t.match(appointment, { status: 'cancelled', participant: [{ actor: { type: 'Practitioner', display: 'Lid 1' }, status: 'declined' }, { actor: { reference: '#location' } }] });
+  t.notOk(appointment.extension);
+  t.notOk(appointment.comment);
+  t.same(schemaErrors(appointment), []);
+
+  const rep = { id: '0195f3a0-8888-7000-8000-000000000001', representativeId: '0195f3a0-8888-7000-8000-000000000001', personId: PID, displayName: 'Els', level: 'limited' as const, basis: 'organisation_mandate' as const, validUntil: '2026-03-01T00:00:00.000Z', status: 'active' as const, createdAt: at, acceptedAt: null, endedAt: null };
+  const related = representativeToRelatedPerson(rep, new Date(at));
+  t.match(related, { active: false, relationship: [{ coding: [{ code: 'POWATT' }] }], period: { start: at, end: '2026-03-01T00:00:00.000Z' } });
+  t.same(schemaErrors(related), []);
+
+  const base = { kind: 'goal' as const, personId: PID, resourceId: '0195f3a0-3333-7000-8000-000000000001', version: 2, recorded: at, targets: ['Goal/0195f3a0-3333-7000-8000-000000000001/_history/2'] };
+  const byRep = versionToProvenance({ ...base, author: { name: null, role: 'representative', memberId: null } });
+  t.match(byRep, { id: 'goal-0195f3a0-3333-7000-8000-000000000001-2', activity: { coding: [{ code: 'UPDATE' }] }, agent: [{ who: { type: 'RelatedPerson', display: 'representative' }, onBehalfOf: { reference: `Patient/${PID}` } }] });
+  const byMember = versionToProvenance({ ...base, version: 1, author: { name: 'Dr. J', role: 'member', memberId: member(1, 'professional').memberId } });
+  t.match(byMember, { activity: { coding: [{ code: 'CREATE' }] }, agent: [{ who: { identifier: { value: member(1, 'professional').memberId }, display: 'Dr. J' } }] });
+  t.notOk(byMember.agent[0]!.onBehalfOf);
+  const byEmergency = versionToProvenance({ ...base, author: { name: null, role: 'emergency', memberId: null } });
+  t.match(byEmergency.agent[0]!.who, { display: 'emergency' });
+  for (const p of [byRep, byMember, byEmergency]) t.same(schemaErrors(p), []);
+
+  const note: Note = {
+    id: '0195f3a0-5555-7000-8000-000000000001', noteId: '0195f3a0-5555-7000-8000-000000000001', personId: PID, version: 2, body: 'Nieuw.', phase: 'info', visibility: 'team', visibleTo: [], about: null,
+    author: { name: null, role: 'steward', memberId: null }, retracted: false, createdAt: at, updatedAt: '2026-03-03T00:00:00.000Z',
+  };
+  const old = noteVersionToCommunication(note, { noteId: note.id, version: 1, body: 'Oud.', phase: 'acute', retracted: false, createdAt: at });
+  t.match(old, { meta: { versionId: '1', lastUpdated: at }, priority: 'urgent', payload: [{ contentString: 'Oud.' }], sender: { display: 'steward' } });
+  const bundle = historyBundle('https://kring.example/fhir/R4', [noteToCommunication(note), old], { self: 'https://kring.example/fhir/R4/Communication/x/_history' });
+  t.match(bundle.entry, [{ request: { method: 'PUT' }, response: { etag: 'W/"2"' } }, { request: { method: 'POST', url: 'Communication' }, response: { status: '201 Created' } }]);
+  t.same(schemaErrors(bundle), []);
+});
+
+t.test('Kring\'s own canonical URLs: derived from the constants, each once', async (t) => {
+  const canonicals = kringCanonicals();
+  t.ok(canonicals.length >= 10);
+  t.equal(new Set(canonicals.map((c) => c.url)).size, canonicals.length);
+  t.ok(canonicals.every((c) => c.url.startsWith('https://kring.dev/fhir/') && ['CodeSystem', 'NamingSystem', 'StructureDefinition'].includes(c.kind)));
 });

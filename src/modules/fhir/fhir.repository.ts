@@ -20,6 +20,22 @@ export interface SearchWindow {
   updated: UpdatedBound[];
   afterId?: string;
   limit: number;
+  /** `_id`: only these ids. */
+  ids?: string[];
+}
+
+/** Filters of one type's own search parameters, already translated into Kring's values. */
+export interface GoalFilters {
+  lifeStatuses?: string[];
+  careStatuses?: string[];
+}
+export interface TaskFilters {
+  statuses?: string[];
+  assigneeMemberId?: string;
+}
+export interface NoteFilters {
+  retracted?: boolean;
+  sent: UpdatedBound[];
 }
 
 /** The person a task, note, life goal or care goal belongs to; undefined for an unknown id. */
@@ -46,30 +62,40 @@ export async function goalOwner(db: Kysely<DB>, id: string): Promise<{ personId:
   return row ? { personId: row.person_id, kind: row.kind } : undefined;
 }
 
-export async function searchLifeGoals(db: Kysely<DB>, personId: string, window: SearchWindow): Promise<LifeGoalRow[]> {
+export async function searchLifeGoals(db: Kysely<DB>, personId: string, window: SearchWindow, filters: GoalFilters = {}): Promise<LifeGoalRow[]> {
   let query = db.selectFrom('life_goals').selectAll().where('person_id', '=', personId);
+  if (filters.lifeStatuses) query = query.where('status', 'in', filters.lifeStatuses);
+  if (window.ids) query = query.where('life_goal_id', 'in', window.ids);
   for (const b of window.updated) query = query.where('updated_at', b.op, b.at);
   if (window.afterId) query = query.where('life_goal_id', '>', window.afterId);
   return query.orderBy('life_goal_id').limit(window.limit).execute();
 }
 
-export async function searchCareGoals(db: Kysely<DB>, personId: string, window: SearchWindow): Promise<CareGoalRow[]> {
+export async function searchCareGoals(db: Kysely<DB>, personId: string, window: SearchWindow, filters: GoalFilters = {}): Promise<CareGoalRow[]> {
   let query = careGoalColumns(db).where('c.person_id', '=', personId);
+  if (filters.careStatuses) query = query.where('c.status', 'in', filters.careStatuses);
+  if (window.ids) query = query.where('c.care_goal_id', 'in', window.ids);
   for (const b of window.updated) query = query.where('c.updated_at', b.op, b.at);
   if (window.afterId) query = query.where('c.care_goal_id', '>', window.afterId);
   return query.orderBy('c.care_goal_id').limit(window.limit).execute() as Promise<CareGoalRow[]>;
 }
 
-export async function searchTasks(db: Kysely<DB>, personId: string, window: SearchWindow): Promise<TaskRow[]> {
+export async function searchTasks(db: Kysely<DB>, personId: string, window: SearchWindow, filters: TaskFilters = {}): Promise<TaskRow[]> {
   let query = taskColumns(db).where('t.person_id', '=', personId);
+  if (filters.statuses) query = query.where('t.status', 'in', filters.statuses);
+  if (filters.assigneeMemberId) query = query.where('t.assignee_member_id', '=', filters.assigneeMemberId);
+  if (window.ids) query = query.where('t.task_id', 'in', window.ids);
   for (const b of window.updated) query = query.where('t.updated_at', b.op, b.at);
   if (window.afterId) query = query.where('t.task_id', '>', window.afterId);
   return query.orderBy('t.task_id').limit(window.limit).execute();
 }
 
 /** Notes the filter lets the caller read (the access policy decided it), oldest first so a sync can page forward. */
-export async function searchNotes(db: Kysely<DB>, personId: string, filter: NoteFilter, window: SearchWindow): Promise<NoteRow[]> {
+export async function searchNotes(db: Kysely<DB>, personId: string, filter: NoteFilter, window: SearchWindow, filters: NoteFilters = { sent: [] }): Promise<NoteRow[]> {
   let query = withCurrentBody(db).where('n.person_id', '=', personId).where(visibleTo(filter));
+  if (filters.retracted !== undefined) query = query.where('n.retracted_at', filters.retracted ? 'is not' : 'is', null);
+  for (const b of filters.sent) query = query.where('n.created_at', b.op, b.at);
+  if (window.ids) query = query.where('n.note_id', 'in', window.ids);
   for (const b of window.updated) query = query.where('n.updated_at', b.op, b.at);
   if (window.afterId) query = query.where('n.note_id', '>', window.afterId);
   return query.orderBy('n.note_id').limit(window.limit).execute();
@@ -92,3 +118,62 @@ export async function searchPersons(
   if (window.afterId) query = query.where('person_id', '>', window.afterId);
   return query.orderBy('person_id').limit(window.limit).execute();
 }
+
+/** A person's grant records with the member's kind and end, oldest first (a member's later record supersedes the earlier). */
+export async function grantsWithMembers(db: Kysely<DB>, personId: string, options: { memberId?: string; limit: number }) {
+  let query = db
+    .selectFrom('grants as g')
+    .innerJoin('care_team_members as m', (join) => join.onRef('m.person_id', '=', 'g.person_id').onRef('m.member_id', '=', 'g.member_id'))
+    .selectAll('g')
+    .select(['m.display_name as member_display_name', 'm.kind as member_kind', 'm.ended_at as member_ended_at'])
+    .where('g.person_id', '=', personId);
+  if (options.memberId) query = query.where('g.member_id', '=', options.memberId);
+  return query.orderBy('g.grant_id').limit(options.limit).execute();
+}
+export type GrantWithMemberRow = Awaited<ReturnType<typeof grantsWithMembers>>[number];
+
+export async function grantMemberId(db: Kysely<DB>, grantId: string): Promise<{ personId: string; memberId: string } | undefined> {
+  const row = await db.selectFrom('grants').select(['person_id', 'member_id']).where('grant_id', '=', grantId).executeTakeFirst();
+  return row ? { personId: row.person_id, memberId: row.member_id } : undefined;
+}
+
+export async function representativeOwner(db: Kysely<DB>, id: string): Promise<string | undefined> {
+  return (await db.selectFrom('representatives').select('person_id').where('representative_id', '=', id).executeTakeFirst())?.person_id;
+}
+
+export async function meetingOwner(db: Kysely<DB>, id: string): Promise<string | undefined> {
+  return (await db.selectFrom('meetings').select('person_id').where('meeting_id', '=', id).executeTakeFirst())?.person_id;
+}
+
+export async function allMeetings(db: Kysely<DB>, personId: string, limit: number) {
+  return db.selectFrom('meetings').selectAll().where('person_id', '=', personId).orderBy('meeting_id').limit(limit).execute();
+}
+
+/** Every version of the given kinds of a person's resources (one query), in resource and version order. */
+export async function versionsOf(db: Kysely<DB>, personId: string, kinds: string[], limit: number) {
+  if (kinds.length === 0) return [];
+  return db
+    .selectFrom('resource_versions')
+    .selectAll()
+    .where('person_id', '=', personId)
+    .where('resource_type', 'in', kinds)
+    .orderBy('resource_type')
+    .orderBy('resource_id')
+    .orderBy('version')
+    .limit(limit)
+    .execute();
+}
+
+/** Every version of the notes the filter lets the caller read, with each note's author (one query). */
+export async function noteVersionsVisible(db: Kysely<DB>, personId: string, filter: NoteFilter, limit: number, noteId?: string) {
+  let query = db
+    .selectFrom('note_versions as nv')
+    .innerJoin('notes as n', (join) => join.onRef('n.person_id', '=', 'nv.person_id').onRef('n.note_id', '=', 'nv.note_id'))
+    .leftJoin('care_team_members as m', (join) => join.onRef('m.person_id', '=', 'n.person_id').onRef('m.member_id', '=', 'n.author_member_id'))
+    .select(['nv.note_id', 'nv.version', 'nv.body', 'nv.phase', 'nv.retracted', 'nv.created_at', 'n.author_name', 'n.author_role', 'n.author_member_id', 'm.display_name as member_display_name'])
+    .where('nv.person_id', '=', personId)
+    .where(visibleTo(filter));
+  if (noteId) query = query.where('nv.note_id', '=', noteId);
+  return query.orderBy('nv.note_id').orderBy('nv.version').limit(limit).execute();
+}
+export type NoteVersionWithAuthorRow = Awaited<ReturnType<typeof noteVersionsVisible>>[number];

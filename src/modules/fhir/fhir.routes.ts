@@ -1,12 +1,12 @@
 // HTTP routes of the read-only FHIR R4 facade under /fhir/R4: one route table drives the routes, their query schemas and the CapabilityStatement; errors are OperationOutcome.
-import type { CapabilityStatement, CapabilityStatementRestResource, OperationOutcome } from '@medplum/fhirtypes';
+import type { Bundle, CapabilityStatement, CapabilityStatementRestResource, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, type FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { requestContext } from '../../http/request-context.js';
 import { AppError } from '../../lib/errors.js';
-import { operationOutcome, PROFILES, searchsetBundle, type IssueCode } from './fhir.mappers.js';
-import { FHIR_TYPES, type FhirService, type FhirType, type SearchParams } from './fhir.service.js';
+import { EXTENSIONS, historyBundle, kringCanonicals, operationOutcome, PROFILES, searchsetBundle, SYSTEMS, type IssueCode } from './fhir.mappers.js';
+import { FHIR_TYPES, VERSIONED_TYPES, type EverythingParams, type FhirService, type FhirType, type SearchParams, type SearchResult, type VersionedType } from './fhir.service.js';
 
 export const FHIR_PREFIX = '/fhir/R4';
 export const FHIR_CONTENT_TYPE = 'application/fhir+json; charset=utf-8';
@@ -18,15 +18,18 @@ interface SearchParamDef {
   schema: z.ZodType;
 }
 
+const dateValues = (max: number) => z.union([z.string().max(64), z.array(z.string().max(64)).max(max)]);
+
 // Parameters every search accepts. `_cursor` is Kring's opaque paging token, as found in link next.
 const COMMON_PARAMS: Record<string, SearchParamDef> = {
+  _id: { type: 'token', documentation: 'One or more ids, comma-separated.', schema: z.string().max(2000) },
   _lastUpdated: {
     type: 'date',
     documentation: 'When the resource last changed, with eq/gt/ge/lt/le; repeat it (at most twice) for a range.',
-    schema: z.union([z.string().max(64), z.array(z.string().max(64)).max(2)]),
+    schema: dateValues(2),
   },
   _count: { type: 'number', documentation: 'Page size, 1 to 200 (default 50).', schema: z.coerce.number().int().min(1).max(200) },
-  _cursor: { type: 'string', documentation: 'Where the next page starts; take it from link next.', schema: z.string().max(64) },
+  _cursor: { type: 'string', documentation: 'Where the next page starts; take it from link next.', schema: z.string().max(300) },
   _format: {
     type: 'string',
     documentation: 'json only.',
@@ -40,26 +43,73 @@ const PATIENT_PARAM: SearchParamDef = {
   documentation: 'The person (Patient/<id> or <id>); required for every type but Patient.',
   schema: z.string().max(200),
 };
+const status = (codes: string): SearchParamDef => ({ type: 'token', documentation: `One or more of ${codes}, comma-separated.`, schema: z.string().max(200) });
+
+interface RouteEntry {
+  description: string;
+  params: Record<string, SearchParamDef>;
+  operations: string[];
+}
 
 /** The route table: what the server serves and what the CapabilityStatement declares, from one list. */
-export const FHIR_ROUTE_TABLE: Record<FhirType, { description: string; params: Record<string, SearchParamDef>; operations: string[] }> = {
+export const FHIR_ROUTE_TABLE: Record<FhirType, RouteEntry> = {
   Patient: {
     description: 'The person with care and support needs (be-patient).',
     params: {
-      _id: { type: 'token', documentation: 'One or more person ids, comma-separated.', schema: z.string().max(2000) },
       identifier: {
         type: 'token',
-        documentation: `<system>|<value>; INSZ and BIS numbers with ${'https://www.ehealth.fgov.be/standards/fhir/core/NamingSystem/ssin'}.`,
+        documentation: `<system>|<value>; INSZ and BIS numbers with ${SYSTEMS.ssin}.`,
         schema: z.string().max(300),
       },
     },
     operations: ['everything'],
   },
-  CarePlan: { description: 'The person\'s plan: one per person, referring to what the caller may read.', params: { patient: PATIENT_PARAM }, operations: [] },
-  CareTeam: { description: 'The person\'s care team, members contained (be-careteam).', params: { patient: PATIENT_PARAM }, operations: [] },
-  Goal: { description: 'Life goals (what-matters) and care goals linked to them (be-goal).', params: { patient: PATIENT_PARAM }, operations: [] },
-  Task: { description: 'Tasks of the plan (be-task).', params: { patient: PATIENT_PARAM }, operations: [] },
-  Communication: { description: 'Notes; professional-only notes carry meta.security R.', params: { patient: PATIENT_PARAM }, operations: [] },
+  CarePlan: { description: 'The person\'s plan: one per person, referring to what the caller may read.', params: { patient: PATIENT_PARAM, status: status('active') }, operations: [] },
+  CareTeam: { description: 'The person\'s care team, members contained (be-careteam).', params: { patient: PATIENT_PARAM, status: status('active') }, operations: [] },
+  Goal: {
+    description: 'Life goals (what-matters) and care goals linked to them (be-goal for life goals).',
+    params: {
+      patient: PATIENT_PARAM,
+      'lifecycle-status': status('proposed, active, completed, cancelled'),
+      category: { type: 'token', documentation: `what-matters (${SYSTEMS.pco}) for life goals, care-goal (${SYSTEMS.goalKind}) for care goals.`, schema: z.string().max(300) },
+    },
+    operations: [],
+  },
+  Task: {
+    description: 'Tasks of the plan (be-task).',
+    params: {
+      patient: PATIENT_PARAM,
+      status: status('requested, in-progress, completed, cancelled'),
+      owner: { type: 'reference', documentation: `The assignee: a member id (${SYSTEMS.member}), optionally as <type>/<id>.`, schema: z.string().max(200) },
+    },
+    operations: [],
+  },
+  Communication: {
+    description: 'Notes; professional-only notes carry meta.security R. Versioned.',
+    params: {
+      patient: PATIENT_PARAM,
+      status: status('completed, entered-in-error'),
+      sent: { type: 'date', documentation: 'When the note was first written, with eq/gt/ge/lt/le; at most twice.', schema: dateValues(2) },
+    },
+    operations: [],
+  },
+  Consent: {
+    description: 'Grant records (scope patient-privacy, controllers only) and wish statements (scope adr). Wishes are versioned.',
+    params: { patient: PATIENT_PARAM, status: status('active, inactive'), scope: status('patient-privacy, adr') },
+    operations: [],
+  },
+  DocumentReference: { description: 'The safety plan as text; earlier versions in _history.', params: { patient: PATIENT_PARAM, status: status('current') }, operations: [] },
+  Appointment: {
+    description: 'Meetings of the team; the video link in the virtualService extension.',
+    params: {
+      patient: PATIENT_PARAM,
+      status: status('booked, cancelled'),
+      date: { type: 'date', documentation: 'The start, with eq/gt/ge/lt/le; at most twice.', schema: dateValues(2) },
+    },
+    operations: [],
+  },
+  RelatedPerson: { description: 'Representatives (mandates), with level and basis.', params: { patient: PATIENT_PARAM }, operations: [] },
+  Provenance: { description: 'Who wrote each version of the versioned resources, and for whom.', params: { patient: PATIENT_PARAM }, operations: [] },
 };
 
 const searchSchema = (type: FhirType) =>
@@ -72,11 +122,14 @@ const searchSchema = (type: FhirType) =>
     // An unknown parameter is refused, never ignored: a client must not believe it filtered.
     .strict();
 
+const isVersioned = (type: FhirType): type is VersionedType => (VERSIONED_TYPES as readonly string[]).includes(type);
+
 export function capabilityStatement(baseUrl: string, date: string): CapabilityStatement {
   const resource: CapabilityStatementRestResource[] = FHIR_TYPES.map((type) => ({
     type,
     ...(type in PROFILES ? { supportedProfile: [PROFILES[type as keyof typeof PROFILES]] } : {}),
-    interaction: [{ code: 'read' }, { code: 'search-type' }],
+    interaction: [{ code: 'read' }, ...(isVersioned(type) ? [{ code: 'vread' as const }, { code: 'history-instance' as const }] : []), { code: 'search-type' }],
+    ...(isVersioned(type) ? { versioning: 'versioned' as const, readHistory: true } : {}),
     searchParam: Object.entries({ ...FHIR_ROUTE_TABLE[type].params, ...COMMON_PARAMS }).map(([name, def]) => ({ name, type: def.type, documentation: def.documentation })),
     ...(FHIR_ROUTE_TABLE[type].operations.length > 0
       ? { operation: FHIR_ROUTE_TABLE[type].operations.map((name) => ({ name, definition: `http://hl7.org/fhir/OperationDefinition/${type}-${name}` })) }
@@ -84,6 +137,14 @@ export function capabilityStatement(baseUrl: string, date: string): CapabilitySt
   }));
   return {
     resourceType: 'CapabilityStatement',
+    // Kring's own code systems, naming systems and extensions, derived from the mappers' constants.
+    extension: kringCanonicals().map(({ kind, url }) => ({
+      url: EXTENSIONS.definesCanonical,
+      extension: [
+        { url: 'type', valueCode: kind },
+        { url: 'url', valueUri: url },
+      ],
+    })),
     status: 'active',
     date,
     publisher: 'Kring',
@@ -170,6 +231,30 @@ const IdParams = z.object({ id: z.string().min(1).max(64) });
 
 const originOf = (request: FastifyRequest) => `${request.protocol}://${request.host}`;
 const sendFhir = (reply: FastifyReply, body: unknown) => reply.type(FHIR_CONTENT_TYPE).send(JSON.stringify(body));
+const FormatOnly = z.object({ _format: COMMON_PARAMS._format!.schema.optional() }).strict();
+
+/** One resource with its version headers (read and vread). */
+function sendVersioned(reply: FastifyReply, resource: Resource) {
+  if (resource.meta?.versionId) reply.header('etag', `W/"${resource.meta.versionId}"`);
+  if (resource.meta?.lastUpdated) reply.header('last-modified', new Date(resource.meta.lastUpdated).toUTCString());
+  return sendFhir(reply, resource);
+}
+
+/** self and next links of a page: the request's own URL, with the cursor of the next page. */
+function pageLinks(request: FastifyRequest, result: SearchResult): { self: string; next?: string } {
+  const origin = originOf(request);
+  const self = new URL(request.url, origin).toString();
+  if (!result.next) return { self };
+  const next = new URL(request.url, origin);
+  next.searchParams.set('_cursor', result.next);
+  return { self, next: next.toString() };
+}
+
+function withOutcome(bundle: Bundle, result: SearchResult): Bundle {
+  if (result.total !== undefined) bundle.total = result.total;
+  if (result.outcome) (bundle.entry ??= []).push({ resource: result.outcome, search: { mode: 'outcome' } });
+  return bundle;
+}
 
 export const fhirRoutes: FastifyPluginAsyncZod<{ fhir: FhirService }> = async (app, { fhir }) => {
   const tags = ['FHIR R4'];
@@ -204,15 +289,10 @@ export const fhirRoutes: FastifyPluginAsyncZod<{ fhir: FhirService }> = async (a
         tags,
         security,
         params: IdParams,
-        querystring: z.object({ _format: COMMON_PARAMS._format!.schema.optional() }).strict(),
+        querystring: FormatOnly,
         response: { ...fhirOk(type), ...outcomes(400, 401, 403, 404, 429) },
       },
-      handler: async (request, reply) => {
-        const resource = await fhir.read(requestContext(request), type, request.params.id);
-        if (resource.meta?.versionId) reply.header('etag', `W/"${resource.meta.versionId}"`);
-        if (resource.meta?.lastUpdated) reply.header('last-modified', new Date(resource.meta.lastUpdated).toUTCString());
-        return sendFhir(reply, resource);
-      },
+      handler: async (request, reply) => sendVersioned(reply, await fhir.read(requestContext(request), type, request.params.id)),
     });
 
     app.get(`/${type}`, {
@@ -229,16 +309,41 @@ export const fhirRoutes: FastifyPluginAsyncZod<{ fhir: FhirService }> = async (a
       },
       handler: async (request, reply) => {
         const result = await fhir.search(requestContext(request), type, request.query as SearchParams);
-        const origin = originOf(request);
-        const self = new URL(request.url, origin);
-        let next: string | undefined;
-        if (result.nextAfter) {
-          const url = new URL(request.url, origin);
-          url.searchParams.set('_cursor', result.nextAfter);
-          next = url.toString();
-        }
-        return sendFhir(reply, searchsetBundle(`${origin}${FHIR_PREFIX}`, result.resources, { self: self.toString(), next }));
+        return sendFhir(reply, searchsetBundle(`${originOf(request)}${FHIR_PREFIX}`, result.resources, pageLinks(request, result)));
       },
+    });
+
+    if (!isVersioned(type)) continue;
+
+    app.get(`/${type}/:id/_history`, {
+      schema: {
+        operationId: `fhirHistory${type}`,
+        summary: `Every version of a ${type}, newest first`,
+        description: 'A history Bundle, paged with _count and link next; access as for the read.',
+        tags,
+        security,
+        params: IdParams,
+        querystring: z.object({ _count: COMMON_PARAMS._count!.schema.optional(), _cursor: COMMON_PARAMS._cursor!.schema.optional(), _format: COMMON_PARAMS._format!.schema.optional() }).strict(),
+        response: { ...fhirOk('Bundle (history)'), ...outcomes(400, 401, 403, 404, 429) },
+      },
+      handler: async (request, reply) => {
+        const result = await fhir.history(requestContext(request), type, request.params.id, request.query as { _count?: number; _cursor?: string });
+        return sendFhir(reply, withOutcome(historyBundle(`${originOf(request)}${FHIR_PREFIX}`, result.resources, pageLinks(request, result)), result));
+      },
+    });
+
+    app.get(`/${type}/:id/_history/:version`, {
+      schema: {
+        operationId: `fhirVread${type}`,
+        summary: `One version of a ${type}`,
+        description: 'The resource as it stood at that version (vread), with its ETag and Last-Modified.',
+        tags,
+        security,
+        params: z.object({ id: z.string().min(1).max(64), version: z.string().min(1).max(64) }),
+        querystring: FormatOnly,
+        response: { ...fhirOk(type), ...outcomes(400, 401, 403, 404, 429) },
+      },
+      handler: async (request, reply) => sendVersioned(reply, await fhir.vread(requestContext(request), type as VersionedType, request.params.id, request.params.version)),
     });
   }
 
@@ -246,16 +351,26 @@ export const fhirRoutes: FastifyPluginAsyncZod<{ fhir: FhirService }> = async (a
     schema: {
       operationId: 'fhirPatientEverything',
       summary: 'Everything of the plan the caller may read',
-      description: 'Patient, CarePlan, CareTeam, Goals, Tasks and Communications, each only when the caller\'s scopes allow it, as one searchset Bundle.',
+      description:
+        'Every resource of the plan the caller may read (Tasks included), as searchset Bundle pages in a fixed order. ' +
+        '_since: only what changed from that instant on; _type: only these types (comma-separated); _count: page size.',
       tags,
       security,
       params: IdParams,
-      querystring: z.object({ _format: COMMON_PARAMS._format!.schema.optional() }).strict(),
+      querystring: z
+        .object({
+          _since: z.string().max(64).optional().meta({ description: 'An instant: only resources changed from then on.' }),
+          _type: z.string().max(500).optional().meta({ description: 'Comma-separated resource types.' }),
+          _count: COMMON_PARAMS._count!.schema.optional(),
+          _cursor: COMMON_PARAMS._cursor!.schema.optional(),
+          _format: COMMON_PARAMS._format!.schema.optional(),
+        })
+        .strict(),
       response: { ...fhirOk('Bundle (searchset)'), ...outcomes(400, 401, 403, 404, 429) },
     },
     handler: async (request, reply) => {
-      const origin = originOf(request);
-      return sendFhir(reply, await fhir.everything(requestContext(request), request.params.id, `${origin}${FHIR_PREFIX}`, `${origin}${request.url}`));
+      const result = await fhir.everything(requestContext(request), request.params.id, request.query as EverythingParams);
+      return sendFhir(reply, withOutcome(searchsetBundle(`${originOf(request)}${FHIR_PREFIX}`, result.resources, pageLinks(request, result)), result));
     },
   });
 
