@@ -17,6 +17,8 @@ const { values: args } = parseArgs({
     pool: { type: 'string', default: '10' },
     database: { type: 'string' },
     only: { type: 'string' },
+    // Writes a V8 CPU profile of the service to bench/profiles/ (open it in Chrome DevTools).
+    profile: { type: 'boolean', default: false },
   },
 });
 const DURATION = Number(args.duration);
@@ -53,9 +55,9 @@ interface Server {
   stop(): Promise<void>;
 }
 
-function startServer(name: string, entry: string, env: Record<string, string>): Server {
+function startServer(name: string, entry: string, env: Record<string, string>, nodeOptions: string[] = []): Server {
   // The query counter is preloaded, so the server's own code stays untouched.
-  const child = spawn(process.execPath, ['--import', 'tsx', '--import', './bench/query-counter.ts', entry], {
+  const child = spawn(process.execPath, [...nodeOptions, '--import', 'tsx', '--import', './bench/query-counter.ts', entry], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
@@ -528,7 +530,7 @@ async function main(): Promise<void> {
     DISPATCHER_ENABLED: 'false',
     RATE_LIMIT_PER_MINUTE: '1000000000',
     MIGRATE_ON_START: 'true',
-  });
+  }, args.profile ? ['--cpu-prof', '--cpu-prof-dir=bench/profiles'] : []);
   const results: Measured[] = [];
   try {
     await waitReady(baseline, `http://127.0.0.1:${BASELINE_PORT}/health/ready`);

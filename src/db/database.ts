@@ -1,4 +1,5 @@
 // Creates the Kysely instance on a pg pool (DATABASE_URL) or on embedded PGlite, behind one interface.
+import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { Kysely, PGliteDialect, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
@@ -67,6 +68,47 @@ function createPgListener(url: string) {
 const INT8_OID = 20;
 const DATE_OID = 1082;
 
+// Named prepared statements: PostgreSQL parses and plans each distinct statement once per
+// connection instead of on every execution (planning was the largest part of a short read's
+// database time). Statements with many parameters (long IN lists) stay unnamed, so the number of
+// statements a connection keeps is bounded by the application's own SQL.
+const MAX_PREPARED_PARAMETERS = 100;
+// "cached plan must not change result type": a migration changed a table under a prepared
+// statement (another instance's deploy). The connection then prepares under fresh names.
+const CACHED_PLAN_CHANGED = '0A000';
+const PREPARING = Symbol('preparing statements');
+type PreparingClient = pg.Client & { [PREPARING]?: { generation: number } };
+
+function preparingStatements(client: PreparingClient): void {
+  if (client[PREPARING]) return;
+  const state = { generation: 0 };
+  client[PREPARING] = state;
+  const query = client.query.bind(client) as (config: unknown, values?: unknown) => Promise<unknown>;
+  const named = (text: string, values: unknown[]) => query({ name: `${statementName(text)}_${state.generation}`, text, values });
+  client.query = (async (text: unknown, values?: unknown) => {
+    if (typeof text !== 'string' || !Array.isArray(values) || values.length === 0 || values.length > MAX_PREPARED_PARAMETERS) {
+      return query(text, values);
+    }
+    try {
+      return await named(text, values);
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== CACHED_PLAN_CHANGED) throw error;
+      state.generation += 1;
+      return named(text, values);
+    }
+  }) as typeof client.query;
+}
+
+const statementNames = new Map<string, string>();
+function statementName(text: string): string {
+  let name = statementNames.get(text);
+  if (name === undefined) {
+    name = `k${createHash('sha1').update(text).digest('hex')}`;
+    if (statementNames.size < 10_000) statementNames.set(text, name);
+  }
+  return name;
+}
+
 export async function createDatabase(settings: DatabaseSettings): Promise<DatabaseHandle> {
   if (settings.kind === 'postgres') {
     const pool = new pg.Pool({
@@ -82,6 +124,7 @@ export async function createDatabase(settings: DatabaseSettings): Promise<Databa
     });
     // An idle client losing its connection must not crash the process.
     pool.on('error', () => {});
+    pool.on('connect', (client) => preparingStatements(client));
     const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
     const listener = createPgListener(settings.url);
     return {
