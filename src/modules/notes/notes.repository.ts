@@ -35,11 +35,18 @@ export const withCurrentBody = (db: Kysely<DB>) =>
     .selectAll('n')
     .select(['v.body', 'm.display_name as member_display_name']);
 
-export async function insertNote(db: Kysely<DB>, values: Insertable<Notes>, body: string): Promise<void> {
-  // The note and its first version in one statement: a data-modifying WITH always runs, and the
-  // version's foreign key is checked at the end of the statement, when the note is there.
+/** Inserts a note and its first version; answers the note as findNote would, in the same round trip. */
+export async function insertNote(db: Kysely<DB>, values: Insertable<Notes>, body: string): Promise<NoteRow> {
+  // A data-modifying WITH always runs, and the version's foreign key is checked at the end of
+  // the statement, when the note is there.
   const firstVersion = { person_id: values.person_id, note_id: values.note_id, version: 1, body, phase: values.phase, created_at: values.created_at };
-  await sql`with note as (${db.insertInto('notes').values(values)}) ${db.insertInto('note_versions').values(firstVersion)}`.execute(db);
+  const { rows } = await sql<NoteRow>`
+    with note as (${db.insertInto('notes').values(values).returningAll()}),
+      version as (${db.insertInto('note_versions').values(firstVersion).returning('body')})
+    select note.*, version.body, m.display_name as member_display_name
+    from note cross join version
+    left join care_team_members m on m.person_id = note.person_id and m.member_id = note.author_member_id`.execute(db);
+  return rows[0]!;
 }
 
 export async function findNote(db: Kysely<DB>, personId: string, noteId: string, filter: NoteFilter): Promise<NoteRow | undefined> {

@@ -168,15 +168,14 @@ export function createNotesService({ db, clock, reads, noteBodyMaxBytes }: { db:
           created_at: now,
           updated_at: now,
         };
-        await repo.insertNote(trx, values, input.body);
+        const row = await repo.insertNote(trx, values, input.body);
         await appendJournal(
           trx,
           journal(ctx, now),
           [{ personId, actor: granted.auditActor, action: 'create', resourceType: 'note', resourceId: noteId }],
           [noteEvent('note.created', values, 1)],
         );
-        const row = await repo.findNote(trx, personId, noteId, { kind: 'own', memberIds: [], sub: ctx.actor.sub });
-        return noteRowToNote(row!);
+        return noteRowToNote(row);
       });
     },
 
