@@ -97,6 +97,27 @@ t.test('read journal', async (t) => {
     await reads.drain();
   });
 
+  t.test('a write between a read and its entry: the entry chains onto the new head, the read stands', async (t) => {
+    const { who, person } = await citizenWithPlan(app);
+    const actor = { sub: who.claims.sub, insz: who.claims.insz };
+    const seen = await loadAccessContext(db, actor, person.id, new Date());
+    const note = await app.inject({ method: 'POST', url: `/v1/persons/${person.id}/notes`, headers: who.headers, payload: { body: 'Tussendoor.', phase: 'info' } });
+    t.equal(note.statusCode, 201, 'the head moved after the read saw it');
+    const reads = createReadJournal(db);
+    let attempts = 0;
+    const answer = await reads.read({ now: new Date(), requestId: 'req-after-write' }, async (_reader, audit) => {
+      attempts += 1;
+      audit(seen, [{ personId: person.id, actor: { sub: actor.sub, role: 'person', onBehalf: false }, action: 'read', resourceType: 'person' }]);
+      return 'the person';
+    });
+    t.equal(answer, 'the person');
+    t.equal(attempts, 1, 'the access did not change, so the read stands');
+    const entries = await db.selectFrom('audit_entries').select(['seq']).where('person_id', '=', person.id).where('request_id', '=', 'req-after-write').execute();
+    t.equal(entries.length, 1);
+    t.match(await verifyAuditChain(db, person.id), { valid: true });
+    await reads.drain();
+  });
+
   t.test('many concurrent reads over several plans: one entry each, every chain intact', async (t) => {
     const plans = await Promise.all([citizenWithPlan(app), citizenWithPlan(app), citizenWithPlan(app)]);
     const before = await Promise.all(plans.map(({ person }) => entriesOf(person.id)));

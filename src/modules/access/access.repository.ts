@@ -25,6 +25,8 @@ interface RelationRow {
   representatives: Array<{ representative_id: string; level: 'full' | 'limited'; valid_until: string | null; ended_at: string | null }>;
   emergencies: Array<{ emergency_access_id: string; scopes: Scope[]; expires_at: string }>;
   access_version: number | null;
+  audit_seq: number | null;
+  audit_hash: string | null;
 }
 
 const toDate = (value: string | null): Date | null => (value === null ? null : new Date(value));
@@ -90,8 +92,9 @@ const relationQuery = (actor: Actor, personIds: string[], lock: boolean) => sql<
     coalesce((select json_agg(m) from m where m.person_id = p.person_id), '[]'::json) as members,
     coalesce((select json_agg(r) from r where r.person_id = p.person_id), '[]'::json) as representatives,
     coalesce((select json_agg(e) from e where e.person_id = p.person_id), '[]'::json) as emergencies,
-    (select s.access_version from person_sequences s where s.person_id = p.person_id) as access_version
+    s.access_version, s.audit_seq, s.audit_hash
   from persons p
+  left join person_sequences s on s.person_id = p.person_id
   where p.person_id = any(${personIds}::uuid[])
 `;
 
@@ -99,7 +102,14 @@ const relationQuery = (actor: Actor, personIds: string[], lock: boolean) => sql<
 export async function loadAccessContext(db: Kysely<DB>, actor: Actor, personId: string, now: Date): Promise<AccessContext> {
   const { rows } = await relationQuery(actor, [personId], db.isTransaction).execute(db);
   const row = rows[0];
-  return { personId, actor, now, relations: row ? relationsOf(actor, row) : [], accessVersion: row?.access_version ?? undefined };
+  return {
+    personId,
+    actor,
+    now,
+    relations: row ? relationsOf(actor, row) : [],
+    accessVersion: row?.access_version ?? undefined,
+    journalHead: row && row.audit_seq !== null && row.audit_hash !== null ? { seq: row.audit_seq, hash: row.audit_hash } : undefined,
+  };
 }
 
 /** Access contexts for many persons at once (for lists), in one round trip. */

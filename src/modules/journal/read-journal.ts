@@ -3,10 +3,15 @@
 // entries of all reads waiting at that moment in one transaction: one commit for many reads.
 // The response waits for that commit, so no answered read is ever missing from the audit log.
 //
-// Revocation stays exact: the batch locks each person's journal head and compares the person's
-// access version with the one the read decided on. A revoke (or any other access change) that
+// Revocation stays exact: a batch moves each person's journal head only if the person's access
+// version is still the one the read decided on. A revoke (or any other access change) that
 // committed in between bumped the version, so that read is decided again instead of answered;
 // a revoke still in flight holds the head, and the batch sees its result when it commits.
+//
+// A batch first tries one statement (autocommit, one round trip): it chains the entries onto the
+// head the reads saw (or this journal last wrote) and moves the head only where it is still that
+// head. Persons whose head moved meanwhile (a write, another instance) are appended again in a
+// transaction that locks and reads their heads first.
 import { sql, type Kysely } from 'kysely';
 import type { DB } from '../../db/types.js';
 import { inTransaction } from '../../db/transaction.js';
@@ -20,6 +25,7 @@ export type RecordAudit = (context: AccessContext, records: AuditRecord[]) => vo
 interface PendingRead {
   personId: string;
   accessVersion: number | undefined;
+  observedHead: { seq: number; hash: string } | undefined;
   records: AuditRecord[];
   context: JournalContext;
   settle: (confirmed: boolean) => void;
@@ -35,6 +41,26 @@ export interface ReadJournalOptions {
 
 // Two attempts without locks; a plan whose access keeps changing is then read under locks.
 const OPTIMISTIC_ATTEMPTS = 2;
+// Heads this journal wrote last, so that reads of a busy plan chain onto them without a lookup.
+const REMEMBERED_HEADS = 10_000;
+
+type Item = { record: AuditRecord; context: JournalContext };
+type AuditRow = ReturnType<typeof chainAuditRows>[number];
+
+/** One statement appending entries (as unnest arrays: one statement text whatever their number). */
+function insertEntries(rows: AuditRow[]) {
+  return sql`insert into audit_entries (person_id, seq, occurred_at, actor_sub, actor_name, actor_role, actor_member_id,
+      on_behalf, action, resource_type, resource_id, reason, request_id, prev_hash, hash)
+    select * from unnest(${rows.map((r) => r.person_id)}::uuid[], ${rows.map((r) => r.seq)}::bigint[],
+      ${rows.map((r) => r.occurred_at.toISOString())}::timestamptz[], ${rows.map((r) => r.actor_sub)}::text[],
+      ${rows.map((r) => r.actor_name)}::text[], ${rows.map((r) => r.actor_role)}::text[],
+      ${rows.map((r) => r.actor_member_id)}::uuid[], ${rows.map((r) => r.on_behalf)}::boolean[],
+      ${rows.map((r) => r.action)}::text[], ${rows.map((r) => r.resource_type)}::text[],
+      ${rows.map((r) => r.resource_id)}::uuid[], ${rows.map((r) => r.reason)}::text[],
+      ${rows.map((r) => r.request_id)}::text[], ${rows.map((r) => r.prev_hash)}::text[], ${rows.map((r) => r.hash)}::text[])
+      as r(person_id, seq, occurred_at, actor_sub, actor_name, actor_role, actor_member_id, on_behalf, action, resource_type,
+        resource_id, reason, request_id, prev_hash, hash)`;
+}
 
 export function createReadJournal(db: Kysely<DB>, options: ReadJournalOptions = {}) {
   const maxBatch = options.maxBatch ?? 256;
@@ -60,50 +86,119 @@ export function createReadJournal(db: Kysely<DB>, options: ReadJournalOptions = 
     });
   }
 
+  const rememberedHeads = new Map<string, { seq: number; hash: string }>();
+  function remember(personId: string, head: { seq: number; hash: string }) {
+    rememberedHeads.delete(personId);
+    rememberedHeads.set(personId, head);
+    if (rememberedHeads.size > REMEMBERED_HEADS) rememberedHeads.delete(rememberedHeads.keys().next().value!);
+  }
+
   async function appendBatch(batch: PendingRead[]): Promise<void> {
+    const outcome = new Map<PendingRead, boolean>();
     try {
-      const confirmed = await inTransaction(db, async (trx) => {
-        const personIds = [...new Set(batch.map((p) => p.personId))].sort();
-        // Sorted lock order, as appendJournal: batches and writes never deadlock on heads.
-        const { rows: heads } = await sql<ChainHead & { access_version: number }>`
-          select person_id, audit_seq, audit_hash, access_version from person_sequences
-          where person_id = any(${personIds}::uuid[]) order by person_id for update`.execute(trx);
-        const state = new Map(heads.map((h) => [h.person_id, { ...h }]));
-        const current = batch.map((p) => p.accessVersion !== undefined && state.get(p.personId)?.access_version === p.accessVersion);
-        const items = batch.flatMap((p, i) => (current[i] ? p.records.map((record) => ({ record, context: p.context })) : []));
-        if (items.length > 0) {
-          const rows = chainAuditRows(state, items);
-          const moved = [...new Map(rows.map((r) => [r.person_id, state.get(r.person_id)!])).values()];
-          // One statement appends the entries and moves the heads (a data-modifying WITH always runs).
-          await sql`
-            with appended as (
-              insert into audit_entries (person_id, seq, occurred_at, actor_sub, actor_name, actor_role, actor_member_id,
-                on_behalf, action, resource_type, resource_id, reason, request_id, prev_hash, hash)
-              select * from unnest(${rows.map((r) => r.person_id)}::uuid[], ${rows.map((r) => r.seq)}::bigint[],
-                ${rows.map((r) => r.occurred_at.toISOString())}::timestamptz[], ${rows.map((r) => r.actor_sub)}::text[],
-                ${rows.map((r) => r.actor_name)}::text[], ${rows.map((r) => r.actor_role)}::text[],
-                ${rows.map((r) => r.actor_member_id)}::uuid[], ${rows.map((r) => r.on_behalf)}::boolean[],
-                ${rows.map((r) => r.action)}::text[], ${rows.map((r) => r.resource_type)}::text[],
-                ${rows.map((r) => r.resource_id)}::uuid[], ${rows.map((r) => r.reason)}::text[],
-                ${rows.map((r) => r.request_id)}::text[], ${rows.map((r) => r.prev_hash)}::text[], ${rows.map((r) => r.hash)}::text[])
-            )
-            update person_sequences as s set audit_seq = v.audit_seq, audit_hash = v.audit_hash
-            from unnest(${moved.map((h) => h.person_id)}::uuid[], ${moved.map((h) => h.audit_seq)}::bigint[],
-              ${moved.map((h) => h.audit_hash)}::text[]) as v(person_id, audit_seq, audit_hash)
-            where s.person_id = v.person_id`.execute(trx);
-        }
-        return current;
-      });
-      batch.forEach((p, i) => p.settle(confirmed[i]!));
+      const rest = await appendWhereHeadsStand(batch, outcome);
+      if (rest.length > 0) await appendUnderLocks(rest, outcome);
+      for (const p of batch) p.settle(outcome.get(p)!);
     } catch (error) {
-      for (const p of batch) p.fail(error);
+      for (const p of batch) {
+        if (outcome.has(p)) p.settle(outcome.get(p)!);
+        else p.fail(error);
+      }
     }
+  }
+
+  /** The one-statement try; answers the reads it could not settle. */
+  async function appendWhereHeadsStand(batch: PendingRead[], outcome: Map<PendingRead, boolean>): Promise<PendingRead[]> {
+    const byPerson = new Map<string, PendingRead[]>();
+    for (const p of batch) byPerson.set(p.personId, [...(byPerson.get(p.personId) ?? []), p]);
+    const rest: PendingRead[] = [];
+    const guesses: Array<{ personId: string; head: { seq: number; hash: string }; accessVersion: number; reads: PendingRead[] }> = [];
+    for (const [personId, reads] of byPerson) {
+      const accessVersion = Math.max(...reads.map((p) => p.accessVersion ?? -1));
+      // Versions only grow: a read that decided on an older one than another read saw is stale.
+      for (const p of reads) if (p.accessVersion !== accessVersion) outcome.set(p, false);
+      const current = reads.filter((p) => p.accessVersion === accessVersion);
+      const seen = [rememberedHeads.get(personId), ...current.map((p) => p.observedHead)].filter((h) => h !== undefined);
+      if (accessVersion < 0 || seen.length === 0) {
+        rest.push(...current);
+        continue;
+      }
+      const head = seen.reduce((a, b) => (b.seq > a.seq ? b : a));
+      guesses.push({ personId, head, accessVersion, reads: current });
+    }
+    if (guesses.length === 0) return rest;
+
+    const heads = new Map(guesses.map((g) => [g.personId, { person_id: g.personId, audit_seq: g.head.seq, audit_hash: g.head.hash }]));
+    const rows = chainAuditRows(heads, guesses.flatMap((g) => g.reads.flatMap((p) => p.records.map((record) => ({ record, context: p.context })))));
+    const { rows: moved } = await sql<{ person_id: string }>`
+      with moved as (
+        update person_sequences as s set audit_seq = v.audit_seq, audit_hash = v.audit_hash
+        from unnest(${guesses.map((g) => g.personId)}::uuid[], ${guesses.map((g) => g.head.seq)}::bigint[],
+          ${guesses.map((g) => g.head.hash)}::text[], ${guesses.map((g) => g.accessVersion)}::bigint[],
+          ${guesses.map((g) => heads.get(g.personId)!.audit_seq)}::bigint[], ${guesses.map((g) => heads.get(g.personId)!.audit_hash)}::text[])
+          as v(person_id, seen_seq, seen_hash, access_version, audit_seq, audit_hash)
+        where s.person_id = v.person_id and s.audit_seq = v.seen_seq and s.audit_hash = v.seen_hash
+          and s.access_version = v.access_version
+        returning s.person_id
+      ), appended as (
+        ${insertEntries(rows)} where person_id in (select person_id from moved)
+      )
+      select person_id from moved`.execute(db);
+    const done = new Set(moved.map((r) => r.person_id));
+    for (const g of guesses) {
+      if (done.has(g.personId)) {
+        const head = heads.get(g.personId)!;
+        remember(g.personId, { seq: head.audit_seq, hash: head.audit_hash });
+        for (const p of g.reads) outcome.set(p, true);
+      } else {
+        rememberedHeads.delete(g.personId);
+        rest.push(...g.reads);
+      }
+    }
+    return rest;
+  }
+
+  /** Locks and reads the heads, then appends the reads whose access version still stands. */
+  async function appendUnderLocks(batch: PendingRead[], outcome: Map<PendingRead, boolean>): Promise<void> {
+    const confirmed = await inTransaction(db, async (trx) => {
+      const personIds = [...new Set(batch.map((p) => p.personId))].sort();
+      // Sorted lock order, as appendJournal: batches and writes never deadlock on heads.
+      const { rows: heads } = await sql<ChainHead & { access_version: number }>`
+        select person_id, audit_seq, audit_hash, access_version from person_sequences
+        where person_id = any(${personIds}::uuid[]) order by person_id for update`.execute(trx);
+      const state = new Map(heads.map((h) => [h.person_id, { ...h }]));
+      const current = batch.map((p) => p.accessVersion !== undefined && state.get(p.personId)?.access_version === p.accessVersion);
+      const items: Item[] = batch.flatMap((p, i) => (current[i] ? p.records.map((record) => ({ record, context: p.context })) : []));
+      if (items.length > 0) {
+        const rows = chainAuditRows(state, items);
+        const moved = [...new Map(rows.map((r) => [r.person_id, state.get(r.person_id)!])).values()];
+        // One statement appends the entries and moves the heads (a data-modifying WITH always runs).
+        await sql`
+          with appended as (${insertEntries(rows)})
+          update person_sequences as s set audit_seq = v.audit_seq, audit_hash = v.audit_hash
+          from unnest(${moved.map((h) => h.person_id)}::uuid[], ${moved.map((h) => h.audit_seq)}::bigint[],
+            ${moved.map((h) => h.audit_hash)}::text[]) as v(person_id, audit_seq, audit_hash)
+          where s.person_id = v.person_id`.execute(trx);
+        return { current, moved };
+      }
+      return { current, moved: [] };
+    });
+    for (const h of confirmed.moved) remember(h.person_id, { seq: h.audit_seq, hash: h.audit_hash });
+    batch.forEach((p, i) => outcome.set(p, confirmed.current[i]!));
   }
 
   /** Appends one read's entries with the next batch; false when the person's access changed since the read decided. */
   function append(context: AccessContext, records: AuditRecord[], journal: JournalContext): Promise<boolean> {
     return new Promise((settle, fail) => {
-      queue.push({ personId: context.personId, accessVersion: context.accessVersion, records, context: journal, settle, fail });
+      queue.push({
+        personId: context.personId,
+        accessVersion: context.accessVersion,
+        observedHead: context.journalHead,
+        records,
+        context: journal,
+        settle,
+        fail,
+      });
       schedule();
     });
   }
