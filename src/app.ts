@@ -24,7 +24,7 @@ import { createStreamService } from './modules/stream/stream.service.js';
 import { notesRoutes } from './modules/notes/notes.routes.js';
 import { recordNotifications } from './modules/notifications/notifications.fanout.js';
 import { overviewRoutes } from './modules/overview/overview.routes.js';
-import { createReadJournal } from './modules/journal/read-journal.js';
+import { createReadJournal, type ReadJournal } from './modules/journal/read-journal.js';
 import { createOverviewService } from './modules/overview/overview.service.js';
 import { createNotesService } from './modules/notes/notes.service.js';
 import { createGoalsService } from './modules/goals/goals.service.js';
@@ -55,6 +55,8 @@ export interface AppDeps {
   clock?: Clock;
   /** A ready pino logger (tests pass one writing to memory); otherwise built from config. */
   logger?: FastifyBaseLogger;
+  /** How reads append their audit entries; the benchmark swaps it to measure what auditing costs. */
+  readJournal?: ReadJournal;
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -97,7 +99,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(idempotencyPlugin, { db });
 
   // Reads append their audit entries in shared transactions (see read-journal.ts).
-  const reads = createReadJournal(db);
+  const reads = deps.readJournal ?? createReadJournal(db);
   const persons = createPersonsService({ db, clock, reads });
   const team = createTeamService({ db, clock, reads, invitationValidDays: config.invitationValidDays });
   const emergency = createEmergencyService({ db, clock, emergencyAccessHours: config.emergencyAccessHours });

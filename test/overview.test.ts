@@ -62,6 +62,40 @@ t.test('overview and change feed', async (t) => {
     t.same(body.truncated, []);
   });
 
+  t.test('every part of the overview is exactly what the /v1 lists answer', async (t) => {
+    const { who, person, worker } = await fillPlan(4);
+    const url = `/v1/persons/${person.id}`;
+    // A task with a due moment and a done one, a grant with an end, a retracted note: every kind of timestamp.
+    const task = (await app.inject({ method: 'POST', url: `${url}/tasks`, headers: who.headers, payload: { title: 'Met uur', due: '2026-07-01T09:30:00Z', assigneeMemberId: worker.memberId } })).json();
+    const done = (await app.inject({ method: 'POST', url: `${url}/tasks`, headers: who.headers, payload: { title: 'Klaar', assigneeMemberId: worker.memberId } })).json();
+    const finished = await app.inject({ method: 'PATCH', url: `${url}/tasks/${done.id}`, headers: worker.who.headers, payload: { status: 'done' } });
+    t.equal(finished.statusCode, 200);
+    const until = await app.inject({ method: 'PUT', url: `${url}/team/${worker.memberId}/grant`, headers: who.headers, payload: { scopes: ['notes:write', 'tasks:write', 'team:read', 'goals:read'], validUntil: '2027-01-01T00:00:00Z' } });
+    t.equal(until.statusCode, 200, until.body);
+    const note = (await app.inject({ method: 'POST', url: `${url}/notes`, headers: worker.who.headers, payload: { body: 'Vergist', phase: 'info' } })).json();
+    t.equal((await app.inject({ method: 'DELETE', url: `${url}/notes/${note.id}`, headers: { ...worker.who.headers, 'if-match': '"1"' } })).statusCode, 200);
+    t.ok(task.id, 'a task with a due moment');
+
+    const get = async (path: string) => {
+      const res = await app.inject({ method: 'GET', url: `${url}${path}`, headers: who.headers });
+      t.equal(res.statusCode, 200, path);
+      return res.json();
+    };
+    const overview = await get('/overview');
+    t.same(overview.person, await get(''), 'person');
+    t.same(overview.team, (await get('/team?limit=200')).items, 'team');
+    const careGoals = (await get('/care-goals?limit=200')).items as Array<{ lifeGoalIds: string[] }>;
+    t.same(
+      overview.lifeGoals,
+      ((await get('/life-goals?limit=200')).items as Array<{ id: string }>).map((g) => ({ ...g, careGoals: careGoals.filter((c) => c.lifeGoalIds.includes(g.id)) })),
+      'life goals with their care goals',
+    );
+    const tasks = (await get('/tasks?limit=200')).items as Array<{ status: string }>;
+    t.same(overview.openTasks, tasks.filter((x) => x.status === 'open' || x.status === 'in_progress'), 'open tasks');
+    t.same(overview.latestNotes, (await get('/notes?limit=20')).items, 'latest notes');
+    t.ok(overview.latestNotes.some((n: { retracted: boolean }) => n.retracted), 'a retracted note among them');
+  });
+
   t.test('the overview costs the same number of queries for 1 and for 200 items', async (t) => {
     const small = await fillPlan(1);
     const large = await fillPlan(50);

@@ -15,15 +15,18 @@ export async function findLifeGoal(db: Kysely<DB>, personId: string, id: string,
   return query.executeTakeFirst();
 }
 
-export async function listLifeGoals(
-  db: Kysely<DB>,
-  personId: string,
-  options: { status?: string; afterId?: string; limit: number },
-): Promise<LifeGoalRow[]> {
+export type LifeGoalsQuery = { status?: string; afterId?: string; limit: number };
+
+/** The query of listLifeGoals, unexecuted (the overview nests it). */
+export function lifeGoalsQuery(db: Kysely<DB>, personId: string, options: LifeGoalsQuery) {
   let query = db.selectFrom('life_goals').selectAll().where('person_id', '=', personId);
   if (options.status) query = query.where('status', '=', options.status);
   if (options.afterId) query = query.where('life_goal_id', '>', options.afterId);
-  return query.orderBy('life_goal_id').limit(options.limit).execute();
+  return query.orderBy('life_goal_id').limit(options.limit);
+}
+
+export async function listLifeGoals(db: Kysely<DB>, personId: string, options: LifeGoalsQuery): Promise<LifeGoalRow[]> {
+  return lifeGoalsQuery(db, personId, options).execute();
 }
 
 export async function updateLifeGoal(
@@ -88,11 +91,14 @@ export async function findCareGoal(db: Kysely<DB>, personId: string, id: string,
   return query.executeTakeFirst() as Promise<CareGoalRow | undefined>;
 }
 
-export async function listCareGoals(
-  db: Kysely<DB>,
-  personId: string,
-  options: { status?: string; lifeGoalId?: string; afterId?: string; limit: number },
-): Promise<CareGoalRow[]> {
+export type CareGoalsQuery = { status?: string; lifeGoalId?: string; afterId?: string; limit: number };
+
+export async function listCareGoals(db: Kysely<DB>, personId: string, options: CareGoalsQuery): Promise<CareGoalRow[]> {
+  return careGoalsQuery(db, personId, options).execute() as Promise<CareGoalRow[]>;
+}
+
+/** The query of listCareGoals, unexecuted (the overview nests it). */
+export function careGoalsQuery(db: Kysely<DB>, personId: string, options: CareGoalsQuery) {
   let query = careGoalColumns(db).where('c.person_id', '=', personId);
   if (options.status) query = query.where('c.status', '=', options.status);
   if (options.lifeGoalId) {
@@ -108,7 +114,7 @@ export async function listCareGoals(
     );
   }
   if (options.afterId) query = query.where('c.care_goal_id', '>', options.afterId);
-  return query.orderBy('c.care_goal_id').limit(options.limit).execute() as Promise<CareGoalRow[]>;
+  return query.orderBy('c.care_goal_id').limit(options.limit);
 }
 
 export async function updateCareGoal(

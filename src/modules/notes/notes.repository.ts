@@ -57,17 +57,19 @@ export async function findNote(db: Kysely<DB>, personId: string, noteId: string,
     .executeTakeFirst();
 }
 
-export async function listNotes(
-  db: Kysely<DB>,
-  personId: string,
-  filter: NoteFilter,
-  options: { phase?: string; since?: Date; beforeId?: string; limit: number },
-): Promise<NoteRow[]> {
+export type NotesQuery = { phase?: string; since?: Date; beforeId?: string; limit: number };
+
+/** The query of listNotes, unexecuted (the overview nests it). */
+export function notesQuery(db: Kysely<DB>, personId: string, filter: NoteFilter, options: NotesQuery) {
   let query = withCurrentBody(db).where('n.person_id', '=', personId).where(visibleTo(filter));
   if (options.phase) query = query.where('n.phase', '=', options.phase);
   if (options.since) query = query.where('n.updated_at', '>=', options.since);
   if (options.beforeId) query = query.where('n.note_id', '<', options.beforeId);
-  return query.orderBy('n.note_id', 'desc').limit(options.limit).execute();
+  return query.orderBy('n.note_id', 'desc').limit(options.limit);
+}
+
+export async function listNotes(db: Kysely<DB>, personId: string, filter: NoteFilter, options: NotesQuery): Promise<NoteRow[]> {
+  return notesQuery(db, personId, filter, options).execute();
 }
 
 /**

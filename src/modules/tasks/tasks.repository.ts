@@ -51,21 +51,24 @@ export async function findTask(db: Kysely<DB>, personId: string, id: string, for
 /** A bound on the due: a due date counts from the start of its day (UTC). */
 const dueMoment = sql<Date>`coalesce(t.due_at, t.due_date::timestamp at time zone 'UTC')`;
 
-export async function listTasks(
-  db: Kysely<DB>,
-  personId: string,
-  options: { assigneeMemberIds?: string[]; status?: string | string[]; dueBefore?: Date; afterId?: string; limit: number },
-): Promise<TaskRow[]> {
+export type TasksQuery = { assigneeMemberIds?: string[]; status?: string | string[]; dueBefore?: Date; afterId?: string; limit: number };
+
+export async function listTasks(db: Kysely<DB>, personId: string, options: TasksQuery): Promise<TaskRow[]> {
+  if (options.assigneeMemberIds?.length === 0) return [];
+  return tasksQuery(db, personId, options).execute();
+}
+
+/** The query of listTasks, unexecuted (the overview nests it); an empty assignee list matches nothing. */
+export function tasksQuery(db: Kysely<DB>, personId: string, options: TasksQuery) {
   let query = taskColumns(db).where('t.person_id', '=', personId);
   if (options.assigneeMemberIds) {
-    if (options.assigneeMemberIds.length === 0) return [];
-    query = query.where('t.assignee_member_id', 'in', options.assigneeMemberIds);
+    query = options.assigneeMemberIds.length === 0 ? query.where(sql<boolean>`false`) : query.where('t.assignee_member_id', 'in', options.assigneeMemberIds);
   }
   if (Array.isArray(options.status)) query = query.where('t.status', 'in', options.status);
   else if (options.status) query = query.where('t.status', '=', options.status);
   if (options.dueBefore) query = query.where(dueMoment, '<', options.dueBefore);
   if (options.afterId) query = query.where('t.task_id', '>', options.afterId);
-  return query.orderBy('t.task_id').limit(options.limit).execute();
+  return query.orderBy('t.task_id').limit(options.limit);
 }
 
 export async function updateTask(

@@ -31,15 +31,18 @@ export async function findMemberForUpdate(db: Kysely<DB>, personId: string, memb
     .executeTakeFirst();
 }
 
-export async function listMembers(
-  db: Kysely<DB>,
-  personId: string,
-  options: { includeEnded: boolean; afterId?: string; limit: number },
-): Promise<MemberRow[]> {
+export type MembersQuery = { includeEnded: boolean; afterId?: string; limit: number };
+
+/** The query of listMembers, unexecuted (the overview nests it). */
+export function membersQuery(db: Kysely<DB>, personId: string, options: MembersQuery) {
   let query = db.selectFrom('care_team_members').selectAll().where('person_id', '=', personId);
   if (!options.includeEnded) query = query.where('status', '<>', 'ended');
   if (options.afterId) query = query.where('member_id', '>', options.afterId);
-  return query.orderBy('member_id').limit(options.limit).execute();
+  return query.orderBy('member_id').limit(options.limit);
+}
+
+export async function listMembers(db: Kysely<DB>, personId: string, options: MembersQuery): Promise<MemberRow[]> {
+  return membersQuery(db, personId, options).execute();
 }
 
 export async function updateMember(
