@@ -3,6 +3,7 @@
 // Nothing here is cached: a revoked, expired or ended grant counts from the very next request.
 import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
 import type { DB } from '../../db/types.js';
+import { holdJournalHead } from '../journal/journal.repository.js';
 import type { AccessContext, Actor, Category, MemberFunction, MemberKind, Relation, Scope } from './access.types.js';
 
 interface RelationRow {
@@ -27,6 +28,7 @@ interface RelationRow {
   access_version: number | null;
   audit_seq: number | null;
   audit_hash: string | null;
+  event_seq: number | null;
 }
 
 const toDate = (value: string | null): Date | null => (value === null ? null : new Date(value));
@@ -68,20 +70,33 @@ function relationsOf(actor: Actor, row: RelationRow): Relation[] {
 
 // Inside a transaction the member and representative rows are share-locked: a revoke (which
 // updates them) waits for the transaction, which waits for a revoke in flight and then sees its
-// result. Reads outside a transaction take no lock; they carry the access version instead, which
-// the read journal checks when it writes their audit entry (see read-journal.ts).
-const relationQuery = (actor: Actor, personIds: string[], lock: boolean) => sql<RelationRow>`
-  with m as (
+// result. The person's journal head is locked there too, as the transaction's audit entries will
+// move it (appendJournal then needs no lookup of its own). Reads outside a transaction take no
+// lock; they carry the access version instead, which the read journal checks when it writes their
+// audit entry (see read-journal.ts).
+const relationQuery = (actor: Actor, personIds: string[], lock: boolean) => {
+  // Locking, the head comes first (member and representative rows are filtered through it), so a
+  // write and a revoke of the same plan queue on the head instead of deadlocking on member rows.
+  const afterHead = lock ? sql`and person_id in (select person_id from s)` : sql``;
+  return sql<RelationRow>`
+  with s as ${lock ? sql`materialized` : sql``} (
+    select person_id, access_version, audit_seq, audit_hash, event_seq
+    from person_sequences
+    where person_id = any(${personIds}::uuid[])
+    ${lock ? sql`order by person_id for update` : sql``}
+  ), m as (
     select person_id, member_id, kind, function, user_sub, scopes, grant_valid_until, grant_revoked_at, ended_at
     from care_team_members
     where person_id = any(${personIds}::uuid[]) and status <> 'invited'
       and ((kind <> 'organisation' and user_sub = ${actor.sub})
         or (kind = 'organisation' and organisation_id = ${actor.org ?? null}::text))
+      ${afterHead}
     ${lock ? sql`for share` : sql``}
   ), r as (
     select person_id, representative_id, level, valid_until, ended_at
     from representatives
     where person_id = any(${personIds}::uuid[]) and status <> 'invited' and user_sub = ${actor.sub}
+      ${afterHead}
     ${lock ? sql`for share` : sql``}
   ), e as (
     select person_id, emergency_access_id, scopes, expires_at
@@ -92,16 +107,20 @@ const relationQuery = (actor: Actor, personIds: string[], lock: boolean) => sql<
     coalesce((select json_agg(m) from m where m.person_id = p.person_id), '[]'::json) as members,
     coalesce((select json_agg(r) from r where r.person_id = p.person_id), '[]'::json) as representatives,
     coalesce((select json_agg(e) from e where e.person_id = p.person_id), '[]'::json) as emergencies,
-    s.access_version, s.audit_seq, s.audit_hash
+    s.access_version, s.audit_seq, s.audit_hash, s.event_seq
   from persons p
-  left join person_sequences s on s.person_id = p.person_id
+  left join s on s.person_id = p.person_id
   where p.person_id = any(${personIds}::uuid[])
 `;
+};
 
 /** The caller's relations to one person; no relations when the person does not exist. */
 export async function loadAccessContext(db: Kysely<DB>, actor: Actor, personId: string, now: Date): Promise<AccessContext> {
   const { rows } = await relationQuery(actor, [personId], db.isTransaction).execute(db);
   const row = rows[0];
+  if (db.isTransaction && row && row.audit_seq !== null && row.audit_hash !== null && row.event_seq !== null) {
+    holdJournalHead(db, { person_id: row.person_id, audit_seq: row.audit_seq, audit_hash: row.audit_hash, event_seq: row.event_seq });
+  }
   return {
     personId,
     actor,

@@ -82,6 +82,21 @@ export function chainAuditRows(heads: Map<string, ChainHead>, items: Array<{ rec
   });
 }
 
+interface JournalHead extends ChainHead {
+  event_seq: number;
+}
+
+// Heads a transaction already holds locked: the access query of a write locks the person's head
+// with the relations (see access.repository.ts), so the transaction's appends need no lookup.
+const heldHeads = new WeakMap<Kysely<DB>, Map<string, JournalHead>>();
+
+/** Records a head that `trx` has locked FOR UPDATE (its values as locked). */
+export function holdJournalHead(trx: Kysely<DB>, head: JournalHead): void {
+  let held = heldHeads.get(trx);
+  if (!held) heldHeads.set(trx, (held = new Map()));
+  held.set(head.person_id, { ...head });
+}
+
 export async function appendJournal(
   trx: Transaction<DB>,
   context: JournalContext,
@@ -90,14 +105,20 @@ export async function appendJournal(
 ): Promise<void> {
   if (audit.length === 0 && events.length === 0) return;
   const personIds = [...new Set([...audit.map((a) => a.personId), ...events.map((e) => e.personId)])].sort();
+  const held = heldHeads.get(trx);
+  const missing = personIds.filter((id) => !held?.has(id));
   // Sorted lock order: two transactions touching the same persons can never deadlock.
-  const heads = await trx
-    .selectFrom('person_sequences')
-    .select(['person_id', 'audit_seq', 'audit_hash', 'event_seq'])
-    .where('person_id', 'in', personIds)
-    .orderBy('person_id')
-    .forUpdate()
-    .execute();
+  const locked =
+    missing.length === 0
+      ? []
+      : await trx
+          .selectFrom('person_sequences')
+          .select(['person_id', 'audit_seq', 'audit_hash', 'event_seq'])
+          .where('person_id', 'in', missing)
+          .orderBy('person_id')
+          .forUpdate()
+          .execute();
+  const heads = [...personIds.flatMap((id) => (held?.has(id) ? [held.get(id)!] : [])), ...locked];
   const state = new Map(heads.map((h) => [h.person_id, { ...h }]));
 
   const auditRows = chainAuditRows(state, audit.map((record) => ({ record, context })));
@@ -134,6 +155,7 @@ export async function appendJournal(
       returning s.person_id
     )
     select ${wake}`.execute(trx);
+  for (const head of changed) holdJournalHead(trx, head);
 }
 
 /** The channel on which committed events are announced (payload: notifyPayload). */
