@@ -6,7 +6,8 @@ import { Webhook } from 'standardwebhooks';
 import t from 'tap';
 import { createDatabase } from '../src/db/database.js';
 import { createDispatcher } from '../src/modules/webhooks/dispatcher.js';
-import { LEASE_MS, RETRY_DELAYS_MS, createSender } from '../src/modules/webhooks/sender.js';
+import { recordNotifications } from '../src/modules/notifications/notifications.fanout.js';
+import { CONSENT_MAX_AGE_MS, LEASE_MS, RETRY_DELAYS_MS, createSender } from '../src/modules/webhooks/sender.js';
 import { claimDueDeliveries } from '../src/modules/webhooks/webhooks.repository.js';
 import { buildTestApp } from './helpers/app.js';
 import { movableClock } from './helpers/clock.js';
@@ -365,6 +366,75 @@ t.test('webhooks', async (t) => {
     );
   });
 
+  t.test('consent is checked again when a sequence takes longer than CONSENT_MAX_AGE_MS: a revoke meanwhile stops the rest', async (t) => {
+    const { who, person } = await citizenWithPlan(app);
+    const carer = await joinedCarer(app, who, person.id, ['goals:read']);
+    const received: string[] = [];
+    // On the first request the grant is revoked and time passes before the receiver answers.
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', async () => {
+        received.push(req.url ?? '');
+        if (received.length === 1) {
+          await app.inject({ method: 'DELETE', url: `/v1/persons/${person.id}/team/${carer.memberId}/grant`, headers: who.headers });
+          clock.advance(CONSENT_MAX_AGE_MS + 1);
+        }
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    t.teardown(() => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))));
+    const sub = await subscribe(carer.who, { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/carer`, eventTypes: ['life_goal.created'], personId: person.id });
+    for (const title of ['Een', 'Twee', 'Drie']) await post(who, `/v1/persons/${person.id}/life-goals`, { title });
+    await dispatcher.drain();
+    t.equal(await sender.runOnce(), 3, 'one claim, one sequence');
+    t.equal(received.length, 1, 'only the one sent before the revoke');
+    const listed = (await deliveries(carer.who, sub.id)).items;
+    t.same(listed.map((d: { eventNumber: number; status: string }) => [d.eventNumber, d.status]), [[3, 'skipped'], [2, 'skipped'], [1, 'delivered']]);
+  });
+
+  t.test('outcomes recorded together keep the failing state right: a failure after a success marks it, a later success clears it', async (t) => {
+    let requests = 0;
+    const hook = await receiver(t, () => (++requests === 3 ? 500 : 200));
+    const { who, person } = await citizenWithPlan(app);
+    const sub = await subscribe(who, { url: hook.url, eventTypes: ['life_goal.created'], personId: person.id });
+    for (const title of ['Een', 'Twee', 'Drie']) await post(who, `/v1/persons/${person.id}/life-goals`, { title });
+    await dispatcher.drain();
+    t.equal(await sender.runOnce(), 3);
+    t.same(hook.received.map((r) => r.json.eventNumber), [1, 2, 3], 'in order');
+    const state = (await app.inject({ method: 'GET', url: `/v1/subscriptions/${sub.id}`, headers: who.headers })).json();
+    t.type(state.failingSince, 'string', 'failing since the third');
+    t.same((await deliveries(who, sub.id)).items.map((d: { status: string; attempts: unknown[] }) => [d.status, d.attempts.length]), [['pending', 1], ['delivered', 1], ['delivered', 1]]);
+    clock.advance(30_000);
+    await pump();
+    t.equal((await app.inject({ method: 'GET', url: `/v1/subscriptions/${sub.id}`, headers: who.headers })).json().failingSince, null);
+  });
+
+  t.test('the dispatcher hands its fan-outs the whole batch: the inbox gets what it would one event at a time, once', async (t) => {
+    const { who, person } = await citizenWithPlan(app);
+    const carer = await joinedCarer(app, who, person.id, ['tasks:write']);
+    const other = await citizenWithPlan(app);
+    const otherCarer = await joinedCarer(app, other.who, other.person.id, ['tasks:read']);
+    await dispatcher.drain();
+    await post(who, `/v1/persons/${person.id}/tasks`, { title: 'Boodschappen', assigneeMemberId: carer.memberId });
+    await post(other.who, `/v1/persons/${other.person.id}/tasks`, { title: 'Apotheek', assigneeMemberId: otherCarer.memberId });
+    await post(who, `/v1/persons/${person.id}/tasks`, { title: 'Post', assigneeMemberId: carer.memberId });
+    t.equal((await post(carer.who, `/v1/persons/${person.id}/tasks`, { title: 'Zelf gedaan', assigneeMemberId: carer.memberId })).statusCode, 201);
+    const batches: number[] = [];
+    const withInbox = createDispatcher({ db, clock, fanOuts: [async (trx, events, now) => void batches.push(events.length), recordNotifications] });
+    const n = await withInbox.drain();
+    t.equal(n, 8, 'created and assigned, four times');
+    t.same(batches, [n], 'in one batch');
+    const assigned = async (c: Caller) =>
+      (await app.inject({ method: 'GET', url: '/v1/me/notifications', headers: c.headers })).json().items.filter((n: { reason: string }) => n.reason === 'task_assigned');
+    t.equal((await assigned(carer.who)).length, 2, 'the two tasks someone else assigned to the carer, not the one they took themself');
+    t.equal((await assigned(otherCarer.who)).length, 1);
+    await db.updateTable('outbox_events').set({ dispatched_at: null }).where('person_id', 'in', [person.id, other.person.id]).execute();
+    const again = createDispatcher({ db, clock, fanOuts: [recordNotifications] });
+    await again.drain();
+    t.equal((await assigned(carer.who)).length, 2, 'a second fan-out adds nothing');
+  });
+
   t.test('a deleted subscription receives nothing more', async (t) => {
     const hook = await receiver(t);
     const { who, person } = await citizenWithPlan(app);
@@ -393,7 +463,7 @@ t.test('webhooks', async (t) => {
     });
     await t.rejects(failing.runOnce(), /inbox unavailable/);
     const seen: string[] = [];
-    const hooked = createDispatcher({ db, clock, fanOuts: [async (trx, event) => void seen.push(`${event.type}:${event.person_id === person.id}`)] });
+    const hooked = createDispatcher({ db, clock, fanOuts: [async (trx, events) => void seen.push(...events.map((event) => `${event.type}:${event.person_id === person.id}`))] });
     t.equal(await hooked.drain(), 1, 'still there to dispatch');
     t.same(seen, ['life_goal.created:true']);
     t.equal(await hooked.runOnce(), 0);

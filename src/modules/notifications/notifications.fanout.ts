@@ -1,5 +1,5 @@
 // Fan-out of one committed event into the inboxes of the people it concerns (R21): called by the dispatcher.
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { DB } from '../../db/types.js';
 import { newId } from '../../lib/ids.js';
 import { mayReceiveEvent } from '../access/access.policy.js';
@@ -37,41 +37,114 @@ const text = (value: unknown): string | undefined => (typeof value === 'string' 
 const texts = (value: unknown): string[] => (Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : []);
 
 /**
- * Records the notifications an event causes. Every candidate is checked with the same policy as
- * any delivery (mayReceiveEvent with the recipient's access now), the login that caused the event
- * is never told about it, and a second run for the same event adds nothing.
+ * Records the notifications events cause (the dispatcher passes its whole batch, in outbox order).
+ * Every candidate is checked with the same policy as any delivery (mayReceiveEvent with the
+ * recipient's access now), the login that caused the event is never told about it, and a second
+ * run for the same event adds nothing. A batch costs round trips per person and per recipient,
+ * not per event: who a plan's controllers are is read once per person, who caused the events in
+ * one query, and each recipient's access to all the batch's persons in one.
  */
-export async function recordNotifications(trx: Kysely<DB>, event: EventRow, now: Date): Promise<void> {
-  const data = (event.data ?? {}) as Record<string, unknown>;
-  const candidates = await candidatesFor(trx, event, data);
-  if (candidates.length === 0) return;
-  const causedBy = new Set(
-    await repo.eventActorSubs(trx, event, { resourceType: text(data.resourceType), resourceId: text(data.resourceId), memberId: text(data.memberId) }),
-  );
-  const bySub = new Map<string, Candidate>();
-  for (const candidate of candidates) {
-    if (!causedBy.has(candidate.actor.sub) && !bySub.has(candidate.actor.sub)) bySub.set(candidate.actor.sub, candidate);
+export async function recordNotifications(trx: Kysely<DB>, eventOrEvents: EventRow | EventRow[], now: Date): Promise<void> {
+  const events = Array.isArray(eventOrEvents) ? eventOrEvents : [eventOrEvents];
+  const lookups = memoizedLookups(trx);
+  const told: Array<{ event: EventRow; data: Record<string, unknown>; candidates: Candidate[] }> = [];
+  for (const event of events) {
+    const data = (event.data ?? {}) as Record<string, unknown>;
+    const candidates = await candidatesFor(trx, event, data, lookups);
+    if (candidates.length > 0) told.push({ event, data, candidates });
   }
-  const rows = [];
-  for (const { actor, reason } of bySub.values()) {
+  if (told.length === 0) return;
+  const causedBy = await eventActorSubsOf(trx, told);
+
+  // Per event, each login once (the first reason wins), never the one who caused it.
+  const pairs = told.flatMap(({ event, data, candidates }) => {
+    const bySub = new Map<string, Candidate>();
+    for (const candidate of candidates) {
+      if (!causedBy.get(event.event_id)?.has(candidate.actor.sub) && !bySub.has(candidate.actor.sub)) bySub.set(candidate.actor.sub, candidate);
+    }
+    return [...bySub.values()].map((candidate) => ({ event, data, candidate }));
+  });
+  const byActor = new Map<string, typeof pairs>();
+  for (const pair of pairs) {
+    const key = JSON.stringify([pair.candidate.actor.sub, pair.candidate.actor.org ?? null]);
+    byActor.set(key, [...(byActor.get(key) ?? []), pair]);
+  }
+  const allowed = new Set<(typeof pairs)[number]>();
+  for (const actorPairs of byActor.values()) {
     // Unlocked read: the dispatcher's transaction must not hold up a revoke in flight.
-    const context = (await loadAccessContexts(trx, actor, [event.person_id], now)).get(event.person_id)!;
-    if (!mayReceiveEvent(context, { type: event.type, data })) continue;
-    rows.push({
-      recipient_sub: actor.sub,
+    const contexts = await loadAccessContexts(trx, actorPairs[0]!.candidate.actor, [...new Set(actorPairs.map((p) => p.event.person_id))], now);
+    for (const pair of actorPairs) {
+      if (mayReceiveEvent(contexts.get(pair.event.person_id)!, { type: pair.event.type, data: pair.data })) allowed.add(pair);
+    }
+  }
+  // In event order, so the inbox (newest first by v7 id) lists them as they happened.
+  const rows = pairs
+    .filter((pair) => allowed.has(pair))
+    .map(({ event, candidate }) => ({
+      recipient_sub: candidate.actor.sub,
       notification_id: newId(),
       person_id: event.person_id,
       event_id: event.event_id,
       type: event.type,
-      reason,
+      reason: candidate.reason,
       created_at: now,
-    });
-  }
+    }));
   await repo.insertNotifications(trx, rows);
 }
 
+type Lookups = ReturnType<typeof memoizedLookups>;
+
+/** The per-plan lookups of one batch, each made once per person (the batch's events are all committed already). */
+function memoizedLookups(db: Kysely<DB>) {
+  const controllers = new Map<string, ReturnType<typeof repo.planControllerLogins>>();
+  const members = new Map<string, ReturnType<typeof repo.activeMemberLogins>>();
+  return {
+    planControllerLogins(personId: string) {
+      if (!controllers.has(personId)) controllers.set(personId, repo.planControllerLogins(db, personId));
+      return controllers.get(personId)!;
+    },
+    activeMemberLogins(personId: string) {
+      if (!members.has(personId)) members.set(personId, repo.activeMemberLogins(db, personId));
+      return members.get(personId)!;
+    },
+  };
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The logins that caused each event (by event id), as repo.eventActorSubs decides it for one: the
+ * actors of the audit entries that recorded a write of the same resource (or of the member it is
+ * about) for the same person at the same moment; for many events in one query.
+ */
+async function eventActorSubsOf(db: Kysely<DB>, items: Array<{ event: EventRow; data: Record<string, unknown> }>): Promise<Map<string, Set<string>>> {
+  const refs = items.flatMap(({ event, data }) => {
+    const resourceType = text(data.resourceType);
+    const resourceId = text(data.resourceId);
+    const memberId = text(data.memberId);
+    const resource = resourceType !== undefined && resourceId !== undefined && UUID.test(resourceId);
+    const member = memberId !== undefined && UUID.test(memberId);
+    if (!resource && !member) return [];
+    return [{ event, resourceType: resource ? resourceType! : null, resourceId: resource ? resourceId! : null, memberId: member ? memberId! : null }];
+  });
+  const causedBy = new Map<string, Set<string>>();
+  if (refs.length === 0) return causedBy;
+  const { rows } = await sql<{ event_id: string; actor_sub: string }>`
+    select distinct v.event_id, a.actor_sub
+    from unnest(${refs.map((r) => r.event.event_id)}::uuid[], ${refs.map((r) => r.event.person_id)}::uuid[],
+      ${refs.map((r) => r.event.occurred_at.toISOString())}::timestamptz[], ${refs.map((r) => r.resourceType)}::text[],
+      ${refs.map((r) => r.resourceId)}::uuid[], ${refs.map((r) => r.memberId)}::uuid[])
+      as v(event_id, person_id, occurred_at, resource_type, resource_id, member_id)
+    join audit_entries a on a.person_id = v.person_id and a.occurred_at = v.occurred_at
+    where a.action not in ('read', 'list')
+      and ((v.resource_id is not null and a.resource_type = v.resource_type and a.resource_id = v.resource_id)
+        or (v.member_id is not null and a.resource_type = 'member' and a.resource_id = v.member_id))`.execute(db);
+  for (const row of rows) causedBy.set(row.event_id, (causedBy.get(row.event_id) ?? new Set()).add(row.actor_sub));
+  return causedBy;
+}
+
 /** Who an event may concern, before consent is checked; see the README for the rules. */
-async function candidatesFor(db: Kysely<DB>, event: EventRow, data: Record<string, unknown>): Promise<Candidate[]> {
+async function candidatesFor(db: Kysely<DB>, event: EventRow, data: Record<string, unknown>, lookups: Lookups): Promise<Candidate[]> {
   const personId = event.person_id;
   // Only members who had joined when it happened: not the grant made with an invitation, nor
   // (when the dispatcher lags) what happened before someone joined.
@@ -87,15 +160,15 @@ async function candidatesFor(db: Kysely<DB>, event: EventRow, data: Record<strin
       .filter((r) => levels.includes(r.level) && r.accepted_at !== null && r.accepted_at.getTime() <= event.occurred_at.getTime())
       .map((r) => r.user_sub);
   const controllers = async (reason: NotificationReason): Promise<Candidate[]> => {
-    const logins = await repo.planControllerLogins(db, personId);
+    const logins = await lookups.planControllerLogins(personId);
     const subs = [logins.personSub, logins.stewardSub, ...representatives(logins, ['full'])];
     return subs.flatMap((sub) => (sub ? [{ actor: { sub }, reason }] : []));
   };
   // Everyone in the plan: the person (or steward), every representative and every active member.
   const audience = async (reason: NotificationReason): Promise<Candidate[]> => {
-    const logins = await repo.planControllerLogins(db, personId);
+    const logins = await lookups.planControllerLogins(personId);
     const subs = [logins.personSub, logins.stewardSub, ...representatives(logins, ['full', 'limited'])];
-    const fromMembers = (await repo.activeMemberLogins(db, personId)).flatMap((m) => told(m, reason));
+    const fromMembers = (await lookups.activeMemberLogins(personId)).flatMap((m) => told(m, reason));
     return [...subs.flatMap((sub) => (sub ? [{ actor: { sub }, reason }] : [])), ...fromMembers];
   };
 

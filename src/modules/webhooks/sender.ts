@@ -1,6 +1,9 @@
-// The sender: leases due deliveries in a short claim, then outside any transaction re-checks the
-// owner's consent, POSTs the signed event (Standard Webhooks) and records the outcome under the
+// The sender: leases due deliveries in a short claim, then outside any transaction checks the
+// owners' consent, POSTs the signed events (Standard Webhooks) and records the outcomes under the
 // lease, retrying with exponential back-off and jitter. A crash mid-send re-delivers after the lease.
+// Work is counted in round trips per batch: one claim, one access query per owner (side by side),
+// and outcomes recorded together (group commit); subscriptions are served concurrently, each one's
+// deliveries one after the other, in event-number order.
 import http from 'node:http';
 import https from 'node:https';
 import { performance } from 'node:perf_hooks';
@@ -9,9 +12,9 @@ import { Webhook } from 'standardwebhooks';
 import type { DB } from '../../db/types.js';
 import type { Clock } from '../../lib/context.js';
 import { mayReceiveEvent } from '../access/access.policy.js';
-import { loadAccessContext } from '../access/access.repository.js';
+import { loadAccessContexts } from '../access/access.repository.js';
 import { destinationAgents, hostOf, refuseDestination } from './destination.js';
-import { ownerActor, type WorkerLogger } from './webhooks.common.js';
+import { ownerActor, ownerKey, type WorkerLogger } from './webhooks.common.js';
 import * as repo from './webhooks.repository.js';
 
 /** Waits after each failed attempt: the first retry within seconds, the last about a day after the first try. */
@@ -21,6 +24,14 @@ export const DISABLE_AFTER_MS = 3 * 24 * 3600_000;
 export const SEND_TIMEOUT_MS = 10_000;
 /** Long enough for a sequence of a subscription's deliveries; a crashed sender's leases expire after it. */
 export const LEASE_MS = 60_000;
+/**
+ * How old a consent (and lease) check may be when a delivery is sent: one check serves the
+ * deliveries of a claim sent right after it; a subscription whose sequence takes longer (a slow
+ * receiver) is checked again before it goes on.
+ */
+export const CONSENT_MAX_AGE_MS = 100;
+/** Outcomes recorded by one statement at most (the rest wait for the next). */
+const RECORD_BATCH = 500;
 
 export interface SenderDeps {
   db: Kysely<DB>;
@@ -37,7 +48,22 @@ export interface SenderDeps {
   random?: () => number;
 }
 
-type Outcome = { kind: 'answered'; statusCode: number } | { kind: 'failed'; error: string } | { kind: 'aborted' };
+type Answer = { kind: 'answered'; statusCode: number } | { kind: 'failed'; error: string } | { kind: 'aborted' };
+
+/** A subscription's claimed deliveries, in event-number order, and what is known about them. */
+interface Group {
+  subscriptionId: string;
+  url: string;
+  deliveries: repo.ClaimedDelivery[];
+  /** Whether the subscription is marked failing (known at claim, kept up to date as outcomes are recorded). */
+  failing: boolean;
+  /** When consent and leases were last checked, and what was found (by delivery key). */
+  checkedAt: number;
+  verdicts: Map<string, 'send' | 'skip' | 'lost'>;
+}
+
+const keyOf = (d: repo.ClaimedDelivery): string => repo.deliveryKey(d.subscription_id, d.event_number);
+const leaseOf = (d: repo.ClaimedDelivery): repo.Lease => ({ subscriptionId: d.subscription_id, eventNumber: d.event_number, leaseUntil: d.lease_until });
 
 export function createSender(deps: SenderDeps) {
   const { db, clock, allowPrivate } = deps;
@@ -67,7 +93,7 @@ export function createSender(deps: SenderDeps) {
     return base === undefined ? undefined : Math.round(base * (0.8 + 0.4 * random()));
   }
 
-  function post(url: URL, body: string, headers: Record<string, string>): Promise<Outcome> {
+  function post(url: URL, body: string, headers: Record<string, string>): Promise<Answer> {
     return new Promise((resolve) => {
       const transport = url.protocol === 'https:' ? https : http;
       const signal = AbortSignal.any([AbortSignal.timeout(timeoutMs), shutdown.signal]);
@@ -94,30 +120,112 @@ export function createSender(deps: SenderDeps) {
     });
   }
 
-  /** `group.failing`: whether the subscription may be marked failing (known at claim, updated as its sequence goes). */
-  async function deliver(delivery: repo.ClaimedDelivery, group: { failing: boolean }): Promise<void> {
-    const lease = { subscriptionId: delivery.subscription_id, eventNumber: delivery.event_number, leaseUntil: delivery.lease_until };
-    if (shutdown.signal.aborted || clock().getTime() + timeoutMs > delivery.lease_until.getTime()) {
-      // Not enough lease left to finish: give it back rather than risk two senders at once.
-      await repo.releaseDelivery(db, lease);
-      return;
-    }
-    // Deleted, disabled or replayed since the claim: not ours to send any more.
-    if (!(await repo.isStillLeased(db, lease))) return;
+  // ---- Recording: outcomes are buffered and written together, one statement per flush ----
 
+  type Pending = { outcome: repo.Outcome; group: Group; done: (recorded: boolean) => void; failed: (error: unknown) => void };
+  let buffer: Pending[] = [];
+  let flushing: Promise<void> | undefined;
+
+  /** Records an outcome with whatever else is waiting; resolves to whether the lease still held. */
+  function record(group: Group, outcome: repo.Outcome): Promise<boolean> {
+    return new Promise((done, failed) => {
+      buffer.push({ outcome, group, done, failed });
+      // Outcomes arriving while a flush is in flight wait for the next one: a flush per round trip.
+      flushing ??= (async () => {
+        try {
+          await new Promise((resolve) => setImmediate(resolve));
+          while (buffer.length > 0) {
+            const batch = buffer.slice(0, RECORD_BATCH);
+            buffer = buffer.slice(RECORD_BATCH);
+            try {
+              const recorded = await repo.recordOutcomes(db, batch.map((p) => p.outcome));
+              await followFailing(batch.filter((p) => recorded.has(repo.deliveryKey(p.outcome.subscriptionId, p.outcome.eventNumber))));
+              for (const p of batch) p.done(recorded.has(repo.deliveryKey(p.outcome.subscriptionId, p.outcome.eventNumber)));
+            } catch (error) {
+              // Unrecorded: the leases expire and the deliveries are tried again.
+              for (const p of batch) p.failed(error);
+            }
+          }
+        } finally {
+          // In the same step as the last look at the buffer: an outcome added after it starts a new flush.
+          flushing = undefined;
+        }
+      })();
+    });
+  }
+
+  /**
+   * A subscription is failing from its first failed attempt after the last success; failing for
+   * more than DISABLE_AFTER_MS disables it. Recorded attempts arrive in each subscription's order.
+   */
+  async function followFailing(recorded: Pending[]): Promise<void> {
+    const bySubscription = new Map<string, { group: Group; since: Date | null; restart: boolean; failed: boolean }>();
+    for (const { outcome, group } of recorded) {
+      if (outcome.kind !== 'attempt') continue;
+      const state = bySubscription.get(group.subscriptionId) ?? { group, since: null, restart: false, failed: false };
+      if (outcome.status === 'delivered') {
+        state.restart = true;
+        state.since = null;
+      } else {
+        state.failed = true;
+        state.since ??= outcome.startedAt;
+      }
+      bySubscription.set(group.subscriptionId, state);
+    }
+    // Only what changes something: a failure, or a success of a subscription marked failing.
+    const changes = [...bySubscription.values()].filter((c) => c.since !== null || c.group.failing);
+    for (const row of await repo.updateFailing(db, changes.map((c) => ({ subscriptionId: c.group.subscriptionId, since: c.since, restart: c.restart })))) {
+      const state = bySubscription.get(row.subscription_id)!;
+      state.group.failing = row.failing_since !== null;
+      if (state.failed) {
+        deps.logger?.debug({ subscriptionId: row.subscription_id, host: hostOf(state.group.url) }, 'webhook delivery failed');
+      }
+      const failingSince = row.failing_since;
+      if (failingSince && clock().getTime() - failingSince.getTime() > DISABLE_AFTER_MS) {
+        const reason = `Deliveries have failed since ${failingSince.toISOString()} (more than 3 days).`;
+        if (await repo.disableSubscription(db, row.subscription_id, reason, clock())) {
+          await repo.failPendingDeliveries(db, row.subscription_id, 'The subscription was disabled.');
+          deps.logger?.warn({ subscriptionId: row.subscription_id, host: hostOf(state.group.url) }, 'webhook subscription disabled: deliveries failing for more than 3 days');
+        }
+      }
+    }
+  }
+
+  // ---- Deciding and sending ----
+
+  /**
+   * Decides which of these deliveries may go out now: the owner's consent (one access query per
+   * owner, side by side) and, unless the claim has just checked it, that they are still leased to
+   * us and their subscription active (one query for all).
+   */
+  async function check(groups: Group[], deliveries: repo.ClaimedDelivery[], leaseKnown: boolean): Promise<void> {
     const now = clock();
-    const context = await loadAccessContext(db, ownerActor(delivery), delivery.person_id, now);
-    if (!mayReceiveEvent(context, { type: delivery.type, data: delivery.data as Record<string, unknown> })) {
-      await repo.markSkipped(db, lease, 'The subscriber may not receive this event at the time of delivery.');
-      return;
+    const byOwner = new Map<string, repo.ClaimedDelivery[]>();
+    for (const d of deliveries) byOwner.set(ownerKey(d), [...(byOwner.get(ownerKey(d)) ?? []), d]);
+    const consent = new Map<string, boolean>();
+    const [leased] = await Promise.all([
+      leaseKnown ? undefined : repo.stillLeased(db, deliveries.map(leaseOf)),
+      ...[...byOwner.values()].map(async (owned) => {
+        const contexts = await loadAccessContexts(db, ownerActor(owned[0]!), [...new Set(owned.map((d) => d.person_id))], now);
+        for (const d of owned) consent.set(keyOf(d), mayReceiveEvent(contexts.get(d.person_id)!, { type: d.type, data: d.data as Record<string, unknown> }));
+      }),
+    ]);
+    for (const group of groups) group.checkedAt = now.getTime();
+    for (const d of deliveries) {
+      const key = keyOf(d);
+      const group = groups.find((g) => g.subscriptionId === d.subscription_id)!;
+      group.verdicts.set(key, leased !== undefined && !leased.has(key) ? 'lost' : consent.get(key) ? 'send' : 'skip');
     }
+  }
 
+  async function send(delivery: repo.ClaimedDelivery): Promise<repo.Outcome | undefined> {
+    const lease = leaseOf(delivery);
     const refused = refuseDestination(delivery.url, allowPrivate);
     const startedAt = clock();
     const started = performance.now();
-    let outcome: Outcome;
+    let answer: Answer;
     if (refused) {
-      outcome = { kind: 'failed', error: `The URL ${refused}.` };
+      answer = { kind: 'failed', error: `The URL ${refused}.` };
     } else {
       const body = JSON.stringify({
         id: delivery.event_id,
@@ -133,78 +241,90 @@ export function createSender(deps: SenderDeps) {
         'webhook-timestamp': String(Math.floor(startedAt.getTime() / 1000)),
         'webhook-signature': signerFor(delivery.secret).sign(delivery.event_id, startedAt, body),
       };
-      outcome = await post(new URL(delivery.url), body, headers);
+      answer = await post(new URL(delivery.url), body, headers);
     }
-    if (outcome.kind === 'aborted') {
-      await repo.releaseDelivery(db, lease);
-      return;
-    }
+    if (answer.kind === 'aborted') return { ...lease, kind: 'release' };
     const durationMs = Math.round(performance.now() - started);
-    const statusCode = outcome.kind === 'answered' ? outcome.statusCode : null;
+    const statusCode = answer.kind === 'answered' ? answer.statusCode : null;
     const acknowledged = statusCode !== null && statusCode >= 200 && statusCode < 300;
     const error = acknowledged
       ? null
-      : outcome.kind === 'failed'
-        ? outcome.error
+      : answer.kind === 'failed'
+        ? answer.error
         : statusCode! >= 300 && statusCode! < 400
           ? `HTTP ${statusCode}: redirects are not followed`
           : `HTTP ${statusCode}`;
-    const attempt = { startedAt, durationMs, statusCode, error };
+    const attempt = { ...lease, kind: 'attempt' as const, startedAt, durationMs, statusCode, error };
     const finishedAt = clock();
-
-    if (acknowledged) {
-      const recorded = await repo.recordAttempt(db, lease, attempt, { status: 'delivered', deliveredAt: finishedAt });
-      if (recorded && group.failing) {
-        await repo.clearFailing(db, delivery.subscription_id);
-        group.failing = false;
-      }
-      return;
-    }
+    if (acknowledged) return { ...attempt, status: 'delivered', deliveredAt: finishedAt };
     const delay = retryDelay(delivery.attempts + 1);
-    const next = delay === undefined ? { status: 'failed' as const } : { status: 'pending' as const, nextAttemptAt: new Date(finishedAt.getTime() + delay) };
-    const recorded = await repo.recordAttempt(db, lease, attempt, next);
-    deps.logger?.debug({ subscriptionId: delivery.subscription_id, host: hostOf(delivery.url), statusCode, retry: next.status === 'pending' }, 'webhook delivery failed');
-    if (!recorded) return;
-    group.failing = true;
-    const failingSince = await repo.markFailing(db, delivery.subscription_id, finishedAt);
-    if (failingSince && finishedAt.getTime() - failingSince.getTime() > DISABLE_AFTER_MS) {
-      const reason = `Deliveries have failed since ${failingSince.toISOString()} (more than 3 days).`;
-      if (await repo.disableSubscription(db, delivery.subscription_id, reason, finishedAt)) {
-        await repo.failPendingDeliveries(db, delivery.subscription_id, 'The subscription was disabled.');
-        deps.logger?.warn({ subscriptionId: delivery.subscription_id, host: hostOf(delivery.url) }, 'webhook subscription disabled: deliveries failing for more than 3 days');
-      }
-    }
+    return delay === undefined
+      ? { ...attempt, status: 'failed' }
+      : { ...attempt, status: 'pending', nextAttemptAt: new Date(finishedAt.getTime() + delay) };
   }
 
-  /** Each subscription's deliveries in event-number order, one at a time. */
-  async function processInOrder(deliveries: repo.ClaimedDelivery[]): Promise<void> {
-    const group = { failing: deliveries.some((d) => d.failing_since !== null) };
-    for (const delivery of deliveries) {
+  /** A subscription's deliveries in event-number order, one at a time; done when their outcomes are recorded. */
+  async function processInOrder(group: Group): Promise<void> {
+    const recording: Array<Promise<unknown>> = [];
+    for (const [i, delivery] of group.deliveries.entries()) {
       try {
-        await deliver(delivery, group);
+        const key = keyOf(delivery);
+        if (shutdown.signal.aborted || clock().getTime() + timeoutMs > delivery.lease_until.getTime()) {
+          // Not enough lease left to finish: give it back rather than risk two senders at once.
+          recording.push(record(group, { ...leaseOf(delivery), kind: 'release' }));
+          continue;
+        }
+        if (clock().getTime() - group.checkedAt > CONSENT_MAX_AGE_MS) {
+          await check([group], group.deliveries.slice(i), false);
+        }
+        const verdict = group.verdicts.get(key);
+        if (verdict === 'skip') {
+          recording.push(record(group, { ...leaseOf(delivery), kind: 'skip', reason: 'The subscriber may not receive this event at the time of delivery.' }));
+          continue;
+        }
+        // Deleted, disabled or replayed since the claim: not ours to send any more.
+        if (verdict !== 'send') continue;
+        const outcome = await send(delivery);
+        if (outcome) recording.push(record(group, outcome));
       } catch (error) {
         // The lease expires and the delivery is tried again; the next ones of this subscription go on.
         deps.logger?.error({ err: error, subscriptionId: delivery.subscription_id }, 'webhook sender: a delivery failed unexpectedly');
       }
     }
+    for (const result of await Promise.allSettled(recording)) {
+      if (result.status === 'rejected') deps.logger?.error({ err: result.reason, subscriptionId: group.subscriptionId }, 'webhook sender: recording outcomes failed');
+    }
   }
 
-  function bySubscription(claimed: repo.ClaimedDelivery[]): repo.ClaimedDelivery[][] {
-    const groups = new Map<string, repo.ClaimedDelivery[]>();
-    for (const d of claimed) groups.set(d.subscription_id, [...(groups.get(d.subscription_id) ?? []), d]);
-    return [...groups.values()].map((g) => g.sort((a, b) => a.event_number - b.event_number));
+  function bySubscription(claimed: repo.ClaimedDelivery[]): Group[] {
+    const groups = new Map<string, Group>();
+    for (const d of claimed) {
+      let group = groups.get(d.subscription_id);
+      if (!group) {
+        group = { subscriptionId: d.subscription_id, url: d.url, deliveries: [], failing: d.failing_since !== null, checkedAt: 0, verdicts: new Map() };
+        groups.set(d.subscription_id, group);
+      }
+      group.deliveries.push(d);
+    }
+    for (const group of groups.values()) group.deliveries.sort((a, b) => a.event_number - b.event_number);
+    return [...groups.values()];
   }
 
-  async function claim(limit: number): Promise<repo.ClaimedDelivery[]> {
+  /** Leases a batch and checks consent for all of it: the groups are ready to send. */
+  async function claim(limit: number): Promise<Group[]> {
     const now = clock();
-    return repo.claimDueDeliveries(db, now, new Date(now.getTime() + leaseMs), limit);
+    const claimed = await repo.claimDueDeliveries(db, now, new Date(now.getTime() + leaseMs), limit);
+    const groups = bySubscription(claimed);
+    // The claim has just checked the leases and that the subscriptions are active.
+    if (claimed.length > 0) await check(groups, claimed, true);
+    return groups;
   }
 
   /** One claim, sent to the end; answers how many deliveries it claimed. */
   async function runOnce(): Promise<number> {
-    const claimed = await claim(batchSize);
-    await Promise.all(bySubscription(claimed).map(processInOrder));
-    return claimed.length;
+    const groups = await claim(batchSize);
+    await Promise.all(groups.map(processInOrder));
+    return groups.reduce((n, g) => n + g.deliveries.length, 0);
   }
 
   // Background running: claims keep coming while fewer than `concurrency` subscriptions are being
@@ -227,9 +347,9 @@ export function createSender(deps: SenderDeps) {
       do {
         again = false;
         while (!stopped && active < concurrency) {
-          const claimed = await claim(batchSize);
-          if (claimed.length === 0) break;
-          for (const group of bySubscription(claimed)) {
+          const groups = await claim(batchSize);
+          if (groups.length === 0) break;
+          for (const group of groups) {
             active += 1;
             const work: Promise<void> = processInOrder(group).finally(() => {
               active -= 1;
@@ -264,7 +384,7 @@ export function createSender(deps: SenderDeps) {
       stopped = true;
       if (timer) clearInterval(timer);
       shutdown.abort();
-      while (pumping || inFlight.size > 0) await Promise.race([...inFlight, new Promise((r) => setTimeout(r, 10))]);
+      while (pumping || inFlight.size > 0 || flushing) await Promise.race([...inFlight, new Promise((r) => setTimeout(r, 10))]);
       agents.http.destroy();
       agents.https.destroy();
     },

@@ -25,3 +25,8 @@ export function ownerActor(row: {
     ...(row.owner_org !== null ? { org: row.owner_org } : {}),
   };
 }
+
+/** Subscriptions with the same key are decided with the same actor (so one access query serves them all). */
+export function ownerKey(row: Parameters<typeof ownerActor>[0]): string {
+  return JSON.stringify([row.owner_sub, row.owner_name, row.owner_insz, row.owner_nihii, row.owner_org]);
+}

@@ -190,23 +190,32 @@ export async function lockActiveSubscriptions(
     .execute();
 }
 
-export async function insertDeliveries(trx: Kysely<DB>, rows: Array<Insertable<WebhookDeliveries>>): Promise<void> {
-  // Chunked: a batch of events times many subscriptions must stay under PostgreSQL's 65,535 parameters.
-  for (let i = 0; i < rows.length; i += 1000) await trx.insertInto('webhook_deliveries').values(rows.slice(i, i + 1000)).execute();
+/** A subscription's new last event number and the deliveries it numbered. */
+export interface NumberedDeliveries {
+  numbers: Array<{ subscriptionId: string; lastEventNumber: number }>;
+  deliveries: Array<{ subscriptionId: string; eventNumber: number; personId: string; eventId: string; eventSeq: number }>;
 }
 
-export async function setLastEventNumber(trx: Kysely<DB>, subscriptionId: string, lastEventNumber: number): Promise<void> {
-  await trx
-    .updateTable('subscriptions')
-    .set({ last_event_number: lastEventNumber })
-    .where('subscription_id', '=', subscriptionId)
-    .execute();
-}
-
-export async function markDispatched(trx: Kysely<DB>, positions: number[], now: Date): Promise<void> {
-  if (positions.length > 0) {
-    await trx.updateTable('outbox_events').set({ dispatched_at: now }).where('position', 'in', positions).execute();
-  }
+/**
+ * Ends a dispatch in one statement: moves the subscriptions' counters, queues the deliveries and
+ * marks the events dispatched. Arrays (unnest) keep the parameter count fixed whatever the batch.
+ */
+export async function finishDispatch(trx: Kysely<DB>, queued: NumberedDeliveries, positions: number[], now: Date): Promise<void> {
+  const { numbers, deliveries } = queued;
+  await sql`
+    with numbered as (
+      update subscriptions s set last_event_number = v.last_event_number
+      from unnest(${numbers.map((n) => n.subscriptionId)}::uuid[], ${numbers.map((n) => n.lastEventNumber)}::bigint[])
+        as v(subscription_id, last_event_number)
+      where s.subscription_id = v.subscription_id
+    ), queued as (
+      insert into webhook_deliveries (subscription_id, event_number, person_id, event_id, event_seq, status, next_attempt_at, created_at)
+      select v.subscription_id, v.event_number, v.person_id, v.event_id, v.event_seq, 'pending', ${now}::timestamptz, ${now}::timestamptz
+      from unnest(${deliveries.map((d) => d.subscriptionId)}::uuid[], ${deliveries.map((d) => d.eventNumber)}::bigint[],
+        ${deliveries.map((d) => d.personId)}::uuid[], ${deliveries.map((d) => d.eventId)}::uuid[], ${deliveries.map((d) => d.eventSeq)}::bigint[])
+        as v(subscription_id, event_number, person_id, event_id, event_seq)
+    )
+    update outbox_events set dispatched_at = ${now}::timestamptz where position = any(${positions}::bigint[])`.execute(trx);
 }
 
 // ---- The sender ----
@@ -268,92 +277,112 @@ export async function claimDueDeliveries(db: Kysely<DB>, now: Date, leaseUntil: 
   return rows;
 }
 
-interface Lease {
+export interface Lease {
   subscriptionId: string;
   eventNumber: number;
   leaseUntil: Date;
 }
 
-const leased = (lease: Lease) =>
-  sql`subscription_id = ${lease.subscriptionId} and event_number = ${lease.eventNumber} and lease_until = ${lease.leaseUntil} and status = 'pending'`;
+const iso = (date: Date | null | undefined): string | null => (date ? date.toISOString() : null);
 
-/** Whether the delivery is still ours to send: leased by us, not replayed, its subscription still active. */
-export async function isStillLeased(db: Kysely<DB>, lease: Lease): Promise<boolean> {
-  const { rows } = await sql<{ ok: number }>`
-    select 1 as ok from webhook_deliveries d join subscriptions s on s.subscription_id = d.subscription_id
-    where d.subscription_id = ${lease.subscriptionId} and d.event_number = ${lease.eventNumber}
-      and d.lease_until = ${lease.leaseUntil} and d.status = 'pending' and s.status = 'active'`.execute(db);
-  return rows.length > 0;
+/** Which of these deliveries are still ours to send: leased by us, not replayed, their subscription still active. */
+export async function stillLeased(db: Kysely<DB>, leases: Lease[]): Promise<Set<string>> {
+  if (leases.length === 0) return new Set();
+  // Timestamps travel as ISO text: the same on pg and PGlite, and exact to the millisecond the lease was written with.
+  const { rows } = await sql<{ subscription_id: string; event_number: number }>`
+    select d.subscription_id, d.event_number
+    from unnest(${leases.map((l) => l.subscriptionId)}::uuid[], ${leases.map((l) => l.eventNumber)}::bigint[],
+      ${leases.map((l) => iso(l.leaseUntil))}::timestamptz[]) as v(subscription_id, event_number, lease_until)
+    join webhook_deliveries d on d.subscription_id = v.subscription_id and d.event_number = v.event_number
+      and d.lease_until = v.lease_until and d.status = 'pending'
+    join subscriptions s on s.subscription_id = d.subscription_id and s.status = 'active'`.execute(db);
+  return new Set(rows.map((r) => deliveryKey(r.subscription_id, r.event_number)));
 }
 
-/** Gives a claimed delivery back untouched (shutting down, or the lease ran short). */
-export async function releaseDelivery(db: Kysely<DB>, lease: Lease): Promise<void> {
-  await sql`update webhook_deliveries set lease_until = null where ${leased(lease)}`.execute(db);
-}
+export const deliveryKey = (subscriptionId: string, eventNumber: number): string => `${subscriptionId}/${eventNumber}`;
 
-/** The owner may not receive the event now: it is never sent. */
-export async function markSkipped(db: Kysely<DB>, lease: Lease, reason: string): Promise<boolean> {
-  const result = await sql`
-    update webhook_deliveries set status = 'skipped', lease_until = null, last_error = ${reason}
-    where ${leased(lease)}`.execute(db);
-  return Number(result.numAffectedRows ?? 0) > 0;
-}
+/**
+ * What became of a leased delivery: an attempt (delivered, to be retried, or out of retries), a
+ * skip (the owner may not receive it now; never sent), or a release (given back untouched).
+ */
+export type Outcome = Lease &
+  (
+    | {
+        kind: 'attempt';
+        status: 'delivered' | 'pending' | 'failed';
+        nextAttemptAt?: Date;
+        deliveredAt?: Date;
+        startedAt: Date;
+        durationMs: number;
+        statusCode: number | null;
+        error: string | null;
+      }
+    | { kind: 'skip'; reason: string }
+    | { kind: 'release' }
+  );
 
-export interface AttemptOutcome {
-  startedAt: Date;
-  durationMs: number;
-  statusCode: number | null;
-  error: string | null;
+/**
+ * Records many outcomes in one statement, each only while we still hold its lease (the lease is
+ * the fencing token: a replay or another sender after expiry wins). An attempt is numbered after
+ * every earlier attempt of its delivery (replays included). Answers the keys that were recorded.
+ */
+export async function recordOutcomes(db: Kysely<DB>, outcomes: Outcome[]): Promise<Set<string>> {
+  if (outcomes.length === 0) return new Set();
+  const column = <T>(f: (o: Outcome) => T): T[] => outcomes.map(f);
+  const attempt = <T>(f: (o: Extract<Outcome, { kind: 'attempt' }>) => T) => column((o) => (o.kind === 'attempt' ? f(o) : null));
+  const { rows } = await sql<{ subscription_id: string; event_number: number }>`
+    with v as (
+      select * from unnest(
+        ${column((o) => o.subscriptionId)}::uuid[], ${column((o) => o.eventNumber)}::bigint[], ${column((o) => iso(o.leaseUntil))}::timestamptz[],
+        ${column((o) => o.kind)}::text[], ${column((o) => (o.kind === 'attempt' ? o.status : o.kind === 'skip' ? 'skipped' : 'pending'))}::text[],
+        ${attempt((o) => iso(o.nextAttemptAt))}::timestamptz[], ${attempt((o) => iso(o.deliveredAt))}::timestamptz[],
+        ${attempt((o) => iso(o.startedAt))}::timestamptz[], ${attempt((o) => o.durationMs)}::int[], ${attempt((o) => o.statusCode)}::int[],
+        ${column((o) => (o.kind === 'attempt' ? o.error : o.kind === 'skip' ? o.reason : null))}::text[]
+      ) as v(subscription_id, event_number, lease_until, kind, status, next_attempt_at, delivered_at, started_at, duration_ms, status_code, error)
+    ), changed as (
+      update webhook_deliveries d
+      set status = v.status,
+        attempts = d.attempts + case when v.kind = 'attempt' then 1 else 0 end,
+        lease_until = null,
+        last_status_code = case when v.kind = 'attempt' then v.status_code else d.last_status_code end,
+        last_error = case when v.kind = 'release' then d.last_error else v.error end,
+        next_attempt_at = coalesce(v.next_attempt_at, d.next_attempt_at),
+        delivered_at = coalesce(v.delivered_at, d.delivered_at)
+      from v
+      where d.subscription_id = v.subscription_id and d.event_number = v.event_number
+        and d.lease_until = v.lease_until and d.status = 'pending'
+      returning d.subscription_id, d.event_number, v.kind, v.started_at, v.duration_ms, v.status_code, v.error
+    ), attempts as (
+      insert into webhook_attempts (subscription_id, event_number, attempt, started_at, duration_ms, status_code, error)
+      select c.subscription_id, c.event_number,
+        coalesce((select max(a.attempt) from webhook_attempts a
+          where a.subscription_id = c.subscription_id and a.event_number = c.event_number), 0) + 1,
+        c.started_at, c.duration_ms, c.status_code, c.error
+      from changed c
+      where c.kind = 'attempt'
+    )
+    select subscription_id, event_number from changed`.execute(db);
+  return new Set(rows.map((r) => deliveryKey(r.subscription_id, r.event_number)));
 }
 
 /**
- * Records an attempt on a delivery we still hold: the delivery's new state and, numbered after
- * every earlier attempt (replays included), the attempt itself. False when the lease was lost.
+ * Moves subscriptions' failing state after a batch of attempts: `since` null clears it; otherwise
+ * it is set from `since` on (`restart`: a success came before, so an earlier failing spell ended)
+ * or kept when already failing. Only active subscriptions; answers their failing state now.
  */
-export async function recordAttempt(
+export async function updateFailing(
   db: Kysely<DB>,
-  lease: Lease,
-  outcome: AttemptOutcome,
-  next: { status: 'delivered' | 'pending' | 'failed'; nextAttemptAt?: Date; deliveredAt?: Date },
-): Promise<boolean> {
-  const result = await sql`
-    with changed as (
-      update webhook_deliveries
-      set status = ${next.status}, attempts = attempts + 1, lease_until = null,
-        last_status_code = ${outcome.statusCode}, last_error = ${outcome.error},
-        next_attempt_at = coalesce(${next.nextAttemptAt ?? null}::timestamptz, next_attempt_at),
-        delivered_at = coalesce(${next.deliveredAt ?? null}::timestamptz, delivered_at)
-      where ${leased(lease)}
-      returning subscription_id, event_number
-    )
-    insert into webhook_attempts (subscription_id, event_number, attempt, started_at, duration_ms, status_code, error)
-    select c.subscription_id, c.event_number,
-      coalesce((select max(a.attempt) from webhook_attempts a
-        where a.subscription_id = c.subscription_id and a.event_number = c.event_number), 0) + 1,
-      ${outcome.startedAt}, ${outcome.durationMs}, ${outcome.statusCode}, ${outcome.error}
-    from changed c`.execute(db);
-  return Number(result.numAffectedRows ?? 0) > 0;
-}
-
-/** Marks the subscription as failing (from now, unless it already was); answers since when. */
-export async function markFailing(db: Kysely<DB>, subscriptionId: string, now: Date): Promise<Date | null> {
-  const row = await db
-    .updateTable('subscriptions')
-    .set((eb) => ({ failing_since: eb.fn.coalesce('failing_since', sql<Date>`${now}::timestamptz`) }))
-    .where('subscription_id', '=', subscriptionId)
-    .where('status', '=', 'active')
-    .returning('failing_since')
-    .executeTakeFirst();
-  return row?.failing_since ?? null;
-}
-
-export async function clearFailing(db: Kysely<DB>, subscriptionId: string): Promise<void> {
-  await db
-    .updateTable('subscriptions')
-    .set({ failing_since: null })
-    .where('subscription_id', '=', subscriptionId)
-    .where('failing_since', 'is not', null)
-    .execute();
+  changes: Array<{ subscriptionId: string; since: Date | null; restart: boolean }>,
+): Promise<Array<{ subscription_id: string; failing_since: Date | null }>> {
+  if (changes.length === 0) return [];
+  const { rows } = await sql<{ subscription_id: string; failing_since: Date | null }>`
+    update subscriptions s
+    set failing_since = case when v.restart or v.since is null then v.since else coalesce(s.failing_since, v.since) end
+    from unnest(${changes.map((c) => c.subscriptionId)}::uuid[], ${changes.map((c) => iso(c.since))}::timestamptz[],
+      ${changes.map((c) => c.restart)}::boolean[]) as v(subscription_id, since, restart)
+    where s.subscription_id = v.subscription_id and s.status = 'active'
+    returning s.subscription_id, s.failing_since`.execute(db);
+  return rows;
 }
 
 /** Disables an active subscription (a no-op when it was already disabled or deleted). */

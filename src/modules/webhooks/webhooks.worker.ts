@@ -7,7 +7,7 @@ import { createSender } from './sender.js';
 import type { WorkerLogger } from './webhooks.common.js';
 
 export interface WebhookWorkerDeps {
-  database: Pick<DatabaseHandle, 'db' | 'listen'>;
+  database: Pick<DatabaseHandle, 'db' | 'listen'> & Partial<Pick<DatabaseHandle, 'kind'>>;
   clock: Clock;
   allowPrivate: boolean;
   logger?: WorkerLogger;
@@ -23,6 +23,7 @@ export function createWebhookWorker({ database, clock, allowPrivate, logger, fan
     fanOuts,
     listen: database.listen,
     logger,
+    poolReads: database.kind === 'postgres',
     onDeliveriesQueued: () => sender.wake(),
   });
   return {
