@@ -12,6 +12,8 @@ import { databaseUrl, datasetPersons, generate, parseSize, sizeLabel } from './g
 const { values: args } = parseArgs({
   options: {
     duration: { type: 'string', default: '10' },
+    // Seconds for the two baselines (default: --duration), so a long soak of one scenario stays short.
+    'baseline-duration': { type: 'string' },
     size: { type: 'string', default: '10k' },
     connections: { type: 'string', default: '32' },
     pool: { type: 'string', default: '10' },
@@ -22,6 +24,7 @@ const { values: args } = parseArgs({
   },
 });
 const DURATION = Number(args.duration);
+const BASELINE_DURATION = Number(args['baseline-duration'] ?? args.duration);
 const CONNECTIONS = Number(args.connections);
 const POOL_SIZE = Number(args.pool);
 const PERSONS = parseSize(args.size!);
@@ -30,6 +33,7 @@ const DATABASE = args.database ?? `kring_bench_${sizeLabel(PERSONS)}`;
 const ADMIN_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const SERVICE_PORT = 3190;
 const BASELINE_PORT = 3191;
+const UNAUDITED_PORT = 3192;
 const SAMPLE = 4000;
 
 interface Claims {
@@ -212,9 +216,12 @@ async function sampleDataset(url: string, secret: string) {
 
 // ---- scenarios ------------------------------------------------------------------------------
 
+type ServerKind = 'service' | 'baseline' | 'unaudited';
+
 interface Scenario {
   name: string;
-  server: 'service' | 'baseline';
+  /** unaudited: the service with a read journal that writes nothing (bench/unaudited-server.ts). */
+  server: ServerKind;
   requests: RequestDefinition[];
   /** Responses that break the scenario's rule (e.g. a read that succeeded after its revoke). */
   violations?: () => number;
@@ -223,13 +230,15 @@ interface Scenario {
 
 interface Measured {
   name: string;
-  server: 'service' | 'baseline';
+  server: ServerKind;
   requestsPerSecond: number;
   latencyMs: { p50: number; p95: number; p99: number; max: number };
   responses: number;
   non2xx: number;
   errors: number;
   violations: number;
+  /** The server's resident memory when the scenario started and ended (growth over a long run). */
+  rssMb: { start: number; end: number };
   statuses: Record<string, number>;
   peakRssMb: number;
   queriesPerRequest: number;
@@ -317,6 +326,12 @@ function scenarios(data: Awaited<ReturnType<typeof sampleDataset>>, anyPersonIds
     { name: 'overview read', server: 'service', requests: [{ setupRequest: overview }] },
     { name: 'note list', server: 'service', requests: [{ setupRequest: noteList }] },
     { name: 'single note read', server: 'service', requests: [{ setupRequest: noteGet }] },
+    {
+      name: 'single note read, reads not audited',
+      server: 'unaudited',
+      note: 'the same service and requests, with a read journal that writes nothing: what auditing reads costs',
+      requests: [{ setupRequest: noteGet }],
+    },
     { name: 'note create', server: 'service', requests: [{ setupRequest: noteCreate }] },
     { name: 'task status change', server: 'service', requests: [{ setupRequest: taskPatch, onResponse: taskSeen }] },
     {
@@ -398,6 +413,7 @@ async function measure(
   let unexpected = 0;
   let peakRss = 0;
   const pid = server.child.pid!;
+  const rssStart = memoryKb(pid, 'VmRSS');
   const sampler = setInterval(() => {
     peakRss = Math.max(peakRss, memoryKb(pid, 'VmRSS'));
   }, 100);
@@ -413,7 +429,8 @@ async function measure(
     });
   });
   clearInterval(sampler);
-  peakRss = Math.max(peakRss, memoryKb(pid, 'VmRSS'));
+  const rssEnd = memoryKb(pid, 'VmRSS');
+  peakRss = Math.max(peakRss, rssEnd);
   const queriesAfter = await server.queries();
   await sleep(1200);
   const after = await databaseTotals(stats, database);
@@ -435,6 +452,7 @@ async function measure(
     violations: scenario.violations?.() ?? 0,
     statuses,
     peakRssMb: Math.round(peakRss / 1024),
+    rssMb: { start: Math.round(rssStart / 1024), end: Math.round(rssEnd / 1024) },
     queriesPerRequest: responses ? round2((queriesAfter - queriesBefore) / responses) : 0,
     transactionsPerRequest: responses ? round2(xacts / responses) : 0,
     ...(scenario.note ? { note: scenario.note } : {}),
@@ -445,21 +463,25 @@ const round2 = (value: number) => Math.round(value * 100) / 100;
 
 // ---- targets (issue 6; stated for the 100k dataset on 2 cores) -----------------------------
 
-function verdict(m: Measured, pkRps: number): string {
+function verdict(m: Measured, pkRps: number, results: Measured[]): string {
   const checks: Array<[boolean, string]> = [];
+  const unaudited = results.find((r) => r.name === 'single note read, reads not audited');
+  if (m.name === 'single note read' && unaudited) {
+    checks.push([m.requestsPerSecond >= 0.75 * unaudited.requestsPerSecond, 'audit costs ≤25%']);
+  }
   if (m.name === 'single note read') checks.push([m.requestsPerSecond >= 0.3 * pkRps, '≥30% PK'], [m.latencyMs.p99 <= 10, 'p99≤10ms']);
   if (m.name === 'overview read') checks.push([m.requestsPerSecond >= 0.1 * pkRps, '≥10% PK'], [m.latencyMs.p99 <= 25, 'p99≤25ms']);
   if (m.name === 'note create') checks.push([m.requestsPerSecond >= 2000, '≥2000/s']);
   if (m.name.startsWith('mixed')) checks.push([m.requestsPerSecond >= 7000, '≥7000/s'], [m.errors === 0, '0 errors']);
   if (m.name === 'grant revoke + read') checks.push([m.violations === 0, '0 reads after revoke']);
-  if (m.server === 'service') checks.push([m.peakRssMb < 300, 'RSS<300MB']);
+  if (m.server !== 'baseline') checks.push([m.peakRssMb < 300, 'RSS<300MB']);
   return checks.map(([ok, label]) => `${ok ? 'met' : 'MISSED'} ${label}`).join(', ');
 }
 
 function table(results: Measured[], pkRps: number): string {
   const header =
-    '| scenario | req/s | p50 ms | p95 ms | p99 ms | non-2xx | errors | peak RSS MB | queries/req | xacts/req | × PK baseline | × constant baseline | targets |\n' +
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n';
+    '| scenario | req/s | p50 ms | p95 ms | p99 ms | non-2xx | errors | peak RSS MB | queries/req | xacts/req | × PK baseline | × constant baseline | RSS MB start→end | targets |\n' +
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n';
   return (
     header +
     results
@@ -477,7 +499,8 @@ function table(results: Measured[], pkRps: number): string {
           m.transactionsPerRequest,
           m.fractionOfPkBaseline?.toFixed(3) ?? '',
           m.fractionOfConstantBaseline?.toFixed(3) ?? '',
-          verdict(m, pkRps),
+          `${m.rssMb.start}→${m.rssMb.end}`,
+          verdict(m, pkRps, results),
         ].join(' | '),
       )
       .map((line) => `| ${line} |`)
@@ -531,24 +554,39 @@ async function main(): Promise<void> {
     RATE_LIMIT_PER_MINUTE: '1000000000',
     MIGRATE_ON_START: 'true',
   }, args.profile ? ['--cpu-prof', '--cpu-prof-dir=bench/profiles'] : []);
+  const unaudited = startServer('unaudited service', 'bench/unaudited-server.ts', {
+    ...env,
+    PORT: String(UNAUDITED_PORT),
+    HOST: '127.0.0.1',
+    NODE_ENV: 'production',
+    JWT_SECRET: secret,
+    LOG_LEVEL: 'warn',
+    DISPATCHER_ENABLED: 'false',
+    RATE_LIMIT_PER_MINUTE: '1000000000',
+    MIGRATE_ON_START: 'false',
+  });
+  const servers = { service, baseline, unaudited } as const;
+  const ports = { service: SERVICE_PORT, baseline: BASELINE_PORT, unaudited: UNAUDITED_PORT } as const;
   const results: Measured[] = [];
   try {
     await waitReady(baseline, `http://127.0.0.1:${BASELINE_PORT}/health/ready`);
     await waitReady(service, `http://127.0.0.1:${SERVICE_PORT}/health/ready`);
+    // Started after the service has migrated the database.
+    await waitReady(unaudited, `http://127.0.0.1:${UNAUDITED_PORT}/health/ready`);
     const all = scenarios(data, pkRows.map((r) => r.person_id as string));
     const chosen = args.only ? all.filter((s) => s.server === 'baseline' || s.name.includes(args.only!)) : all;
     const warmed = new Set<string>();
     for (const scenario of chosen) {
-      const server = scenario.server === 'service' ? service : baseline;
-      const base = `http://127.0.0.1:${scenario.server === 'service' ? SERVICE_PORT : BASELINE_PORT}`;
+      const server = servers[scenario.server];
+      const base = `http://127.0.0.1:${ports[scenario.server]}`;
       if (!warmed.has(scenario.server)) {
         // JIT and pool warm-up, not measured; read-only so the data stays as sampled.
-        const warm = scenario.server === 'service' ? all.find((s) => s.name === 'single note read')! : scenario;
+        const warm = scenario.server === 'baseline' ? scenario : { ...all.find((s) => s.name === 'single note read')!, server: scenario.server };
         await measure(warm, server, base, stats, DATABASE, 2);
         warmed.add(scenario.server);
       }
       process.stdout.write(`${scenario.name} … `);
-      const m = await measure(scenario, server, base, stats, DATABASE, DURATION);
+      const m = await measure(scenario, server, base, stats, DATABASE, scenario.server === 'baseline' ? BASELINE_DURATION : DURATION);
       results.push(m);
       console.log(`${m.requestsPerSecond} req/s, p99 ${m.latencyMs.p99} ms, ${m.errors} errors`);
     }
@@ -571,6 +609,7 @@ async function main(): Promise<void> {
       database: DATABASE,
       persons: data.persons,
       durationSeconds: DURATION,
+      baselineDurationSeconds: BASELINE_DURATION,
       connections: CONNECTIONS,
       poolSize: POOL_SIZE,
       serviceVmHwmMb: serviceHwmMb,
@@ -580,7 +619,8 @@ async function main(): Promise<void> {
       totalSeconds: Math.round((performance.now() - started) / 1000),
     };
     const markdown =
-      `Kring bench, ${at}: ${data.persons} persons (${DATABASE}), ${CONNECTIONS} connections, ${DURATION} s per scenario, ` +
+      `Kring bench, ${at}: ${data.persons} persons (${DATABASE}), ${CONNECTIONS} connections, ${DURATION} s per scenario` +
+      `${BASELINE_DURATION !== DURATION ? ` (baselines ${BASELINE_DURATION} s)` : ''}, ` +
       `pool ${POOL_SIZE}, ${conditions.cpus} cores (${conditions.cpuModel}), Node ${process.version}; service and PostgreSQL ` +
       `and the load generator on the same machine. Service peak RSS over the run (VmHWM): ${serviceHwmMb} MB. ` +
       `Targets are stated for the 100k dataset.\n\n` +
@@ -592,7 +632,7 @@ async function main(): Promise<void> {
     console.log('\n' + markdown);
     console.log(`written: bench/results/${stamp}.json and .md (${conditions.totalSeconds} s in all)`);
   } finally {
-    await Promise.all([service.stop(), baseline.stop()]);
+    await Promise.all([service.stop(), baseline.stop(), unaudited.stop()]);
     await stats.end();
   }
 }

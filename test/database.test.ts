@@ -13,6 +13,9 @@ t.test('prepared statements', { skip: usingPostgres() ? false : 'PGlite runs in 
   const { db, close } = await createDatabase({ kind: 'postgres', url: test.url!, poolSize: 1 });
   t.teardown(close);
 
+  const mode = await sql<{ plan_cache_mode: string }>`show plan_cache_mode`.execute(db);
+  t.equal(mode.rows[0]!.plan_cache_mode, 'force_generic_plan', 'one generic plan per prepared statement');
+
   await sql`create table probe (id int primary key, label text)`.execute(db);
   await sql`insert into probe values (1, 'een'), (2, 'twee')`.execute(db);
   const read = (id: number) => sql<Record<string, unknown>>`select * from probe where id = ${id}`.execute(db);

@@ -135,6 +135,29 @@ t.test('read journal', async (t) => {
     }
   });
 
+  t.test('small batches side by side over the same plans: no deadlock, no lost entry', async (t) => {
+    const plans = await Promise.all([citizenWithPlan(app), citizenWithPlan(app)]);
+    const reads = createReadJournal(db, { maxBatch: 3, maxConcurrentBatches: 4 });
+    const before = await Promise.all(plans.map(({ person }) => entriesOf(person.id)));
+    const answers = await Promise.all(
+      Array.from({ length: 120 }, (_, i) => {
+        const { who, person } = plans[i % 2]!;
+        const actor = { sub: who.claims.sub, insz: who.claims.insz };
+        return reads.read({ now: new Date() }, async (reader, audit) => {
+          const granted = await requireAccess(reader, actor, person.id, { kind: 'read', category: 'profile' }, new Date());
+          audit(granted.context, [{ personId: person.id, actor: granted.auditActor, action: 'read', resourceType: 'person', resourceId: person.id }]);
+          return i;
+        });
+      }),
+    );
+    t.equal(answers.length, 120);
+    for (const [i, { person }] of plans.entries()) {
+      t.equal((await entriesOf(person.id)).length - before[i]!.length, 60);
+      t.match(await verifyAuditChain(db, person.id), { valid: true });
+    }
+    await reads.drain();
+  });
+
   t.test('a read without an audit entry is a programming error', async (t) => {
     const reads = createReadJournal(db);
     await t.rejects(reads.read({ now: new Date() }, async () => 'unaudited'), /must record its audit entries/);

@@ -124,7 +124,12 @@ export async function createDatabase(settings: DatabaseSettings): Promise<Databa
     });
     // An idle client losing its connection must not crash the process.
     pool.on('error', () => {});
-    pool.on('connect', (client) => preparingStatements(client));
+    pool.on('connect', (client) => {
+      // Every statement here is keyed by ids, so one generic plan per prepared statement serves
+      // all executions; by default PostgreSQL would keep planning custom ones for array parameters.
+      client.query('set plan_cache_mode = force_generic_plan').catch(() => {});
+      preparingStatements(client);
+    });
     const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
     const listener = createPgListener(settings.url);
     return {

@@ -14,7 +14,7 @@
 // transaction that locks and reads their heads first.
 import { sql, type Kysely } from 'kysely';
 import type { DB } from '../../db/types.js';
-import { inTransaction } from '../../db/transaction.js';
+import { inTransaction, isRetryable } from '../../db/transaction.js';
 import type { AccessContext } from '../access/access.types.js';
 import { appendJournal, chainAuditRows, type ChainHead } from './journal.repository.js';
 import type { AuditRecord, JournalContext } from './journal.types.js';
@@ -130,20 +130,32 @@ export function createReadJournal(db: Kysely<DB>, options: ReadJournalOptions = 
 
     const heads = new Map(guesses.map((g) => [g.personId, { person_id: g.personId, audit_seq: g.head.seq, audit_hash: g.head.hash }]));
     const rows = chainAuditRows(heads, guesses.flatMap((g) => g.reads.flatMap((p) => p.records.map((record) => ({ record, context: p.context })))));
-    const { rows: moved } = await sql<{ person_id: string }>`
-      with moved as (
-        update person_sequences as s set audit_seq = v.audit_seq, audit_hash = v.audit_hash
-        from unnest(${guesses.map((g) => g.personId)}::uuid[], ${guesses.map((g) => g.head.seq)}::bigint[],
-          ${guesses.map((g) => g.head.hash)}::text[], ${guesses.map((g) => g.accessVersion)}::bigint[],
-          ${guesses.map((g) => heads.get(g.personId)!.audit_seq)}::bigint[], ${guesses.map((g) => heads.get(g.personId)!.audit_hash)}::text[])
-          as v(person_id, seen_seq, seen_hash, access_version, audit_seq, audit_hash)
-        where s.person_id = v.person_id and s.audit_seq = v.seen_seq and s.audit_hash = v.seen_hash
-          and s.access_version = v.access_version
-        returning s.person_id
-      ), appended as (
-        ${insertEntries(rows)} where person_id in (select person_id from moved)
-      )
-      select person_id from moved`.execute(db);
+    let moved: Array<{ person_id: string }>;
+    try {
+      // Heads are locked in person order first (as everywhere), so batches running side by side
+      // cannot deadlock on them; then moved only where still as seen.
+      ({ rows: moved } = await sql<{ person_id: string }>`
+        with locked as materialized (
+          select person_id from person_sequences where person_id = any(${guesses.map((g) => g.personId)}::uuid[])
+          order by person_id for update
+        ), moved as (
+          update person_sequences as s set audit_seq = v.audit_seq, audit_hash = v.audit_hash
+          from unnest(${guesses.map((g) => g.personId)}::uuid[], ${guesses.map((g) => g.head.seq)}::bigint[],
+            ${guesses.map((g) => g.head.hash)}::text[], ${guesses.map((g) => g.accessVersion)}::bigint[],
+            ${guesses.map((g) => heads.get(g.personId)!.audit_seq)}::bigint[], ${guesses.map((g) => heads.get(g.personId)!.audit_hash)}::text[])
+            as v(person_id, seen_seq, seen_hash, access_version, audit_seq, audit_hash)
+          where s.person_id = v.person_id and s.person_id in (select person_id from locked)
+            and s.audit_seq = v.seen_seq and s.audit_hash = v.seen_hash and s.access_version = v.access_version
+          returning s.person_id
+        ), appended as (
+          ${insertEntries(rows)} where person_id in (select person_id from moved)
+        )
+        select person_id from moved`.execute(db));
+    } catch (error) {
+      // A deadlock or serialization failure rolled the statement back: append under locks instead.
+      if (!isRetryable(error)) throw error;
+      moved = [];
+    }
     const done = new Set(moved.map((r) => r.person_id));
     for (const g of guesses) {
       if (done.has(g.personId)) {
