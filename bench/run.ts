@@ -191,6 +191,28 @@ async function sampleDataset(url: string, secret: string) {
       }));
     const taskStatus = new Map<string, string>(tasks.rows.map((r) => [r.task_id as string, r.status as string]));
 
+    // A task each sampled member who reads tasks may read, at a random position in the plan: the
+    // /v1 read and the FHIR read by id go through this one sample, in the same order.
+    const taskReaders = withToken.filter((r) => can(r, 'tasks:read', 'tasks:write'));
+    const taskSample = await client.query(
+      `select r.person_id, r.member_id, t.task_id
+       from unnest($1::uuid[], $2::uuid[]) as r(person_id, member_id)
+       cross join lateral (select task_id from tasks t where t.person_id = r.person_id
+         order by task_id offset floor(random() * 20)::int limit 1) t`,
+      [taskReaders.map((r) => r.person_id), taskReaders.map((r) => r.member_id)],
+    );
+    const taskReads = taskSample.rows.map((r) => ({
+      personId: r.person_id as string,
+      taskId: r.task_id as string,
+      token: byId.get(`${r.person_id}/${r.member_id}`)!.token,
+    }));
+    // Members who may read every part of the plan (the coordinators): their $everything is the
+    // whole plan, about 160 resources on this dataset (Bundle.total is reported with the result).
+    const categories = ['profile', 'team', 'goals', 'tasks', 'notes', 'wishes', 'safety_plan', 'meetings'];
+    const planReaders: Member[] = withToken
+      .filter((r) => categories.every((c) => can(r, `${c}:read`, `${c}:write`)))
+      .map((r) => ({ personId: r.person_id, memberId: r.member_id, token: r.token }));
+
     // Members a controller may revoke (never the coordinator, who may also be the steward).
     const revocations = await client.query(
       `select p.person_id, p.owner_sub, p.steward_sub, p.steward_name, p.claimed_at is not null as claimed, p.identifier_value,
@@ -208,7 +230,7 @@ async function sampleDataset(url: string, secret: string) {
         : token({ sub: r.steward_sub, name: r.steward_name }),
       memberToken: memberToken(r),
     }));
-    return { persons, readers, writers, noteReads, taskMoves, taskStatus, revokes };
+    return { persons, readers, writers, noteReads, taskMoves, taskStatus, taskReads, planReaders, revokes };
   } finally {
     await client.end();
   }
@@ -226,6 +248,8 @@ interface Scenario {
   /** Responses that break the scenario's rule (e.g. a read that succeeded after its revoke). */
   violations?: () => number;
   note?: string;
+  /** A scenario this one is compared with: --only runs it too. */
+  pairedWith?: string;
 }
 
 interface Measured {
@@ -237,8 +261,8 @@ interface Measured {
   non2xx: number;
   errors: number;
   violations: number;
-  /** The server's resident memory when the scenario started and ended (growth over a long run). */
-  rssMb: { start: number; end: number };
+  /** The server's resident memory when the scenario started and ended, and every 10 s (growth over a long run). */
+  rssMb: { start: number; end: number; every10s: number[] };
   statuses: Record<string, number>;
   peakRssMb: number;
   queriesPerRequest: number;
@@ -264,6 +288,10 @@ function scenarios(data: Awaited<ReturnType<typeof sampleDataset>>, anyPersonIds
   const taskMove = rotate(data.taskMoves);
   const revoke = rotate(data.revokes);
   const pk = rotate(anyPersonIds);
+  // Two rotations over one sample: both task reads ask for the same tasks in the same order.
+  const v1TaskRead = rotate(data.taskReads);
+  const fhirTaskRead = rotate(data.taskReads);
+  const planReader = rotate(data.planReaders);
 
   const overview = (r: Request): Request => {
     const m = reader();
@@ -295,6 +323,27 @@ function scenarios(data: Awaited<ReturnType<typeof sampleDataset>>, anyPersonIds
     if (status === 200 && typeof context.taskId === 'string') {
       data.taskStatus.set(context.taskId, (JSON.parse(body) as { status: string }).status);
     }
+  };
+
+  const taskGet = (r: Request): Request => {
+    const t = v1TaskRead();
+    return { ...r, method: 'GET', path: `/v1/persons/${t.personId}/tasks/${t.taskId}`, headers: auth(t.token) };
+  };
+  const fhirTaskGet = (r: Request): Request => {
+    const t = fhirTaskRead();
+    return { ...r, method: 'GET', path: `/fhir/R4/Task/${t.taskId}`, headers: auth(t.token) };
+  };
+  const everything = (r: Request): Request => {
+    const m = planReader();
+    return { ...r, method: 'GET', path: `/fhir/R4/Patient/${m.personId}/$everything?_count=200`, headers: auth(m.token) };
+  };
+  // The size of the plans answered (Bundle.total), from every 20th answer: reported in the note.
+  const planSizes: number[] = [];
+  let everythingSeen = 0;
+  const everythingSeenSize = (status: number, body: string) => {
+    if (status !== 200 || everythingSeen++ % 20 !== 0) return;
+    const total = /"total":(\d+)/.exec(body);
+    if (total) planSizes.push(Number(total[1]));
   };
 
   let leaks = 0;
@@ -377,6 +426,24 @@ function scenarios(data: Awaited<ReturnType<typeof sampleDataset>>, anyPersonIds
         },
       ],
     },
+    { name: 'task read', server: 'service', requests: [{ setupRequest: taskGet }] },
+    {
+      name: 'FHIR Task read by id',
+      server: 'service',
+      note: 'the same members and tasks as "task read" (GET /v1/persons/{id}/tasks/{taskId})',
+      pairedWith: 'task read',
+      requests: [{ setupRequest: fhirTaskGet }],
+    },
+    {
+      name: 'FHIR $everything (200-item plan)',
+      server: 'service',
+      get note() {
+        const sizes = [...planSizes].sort((a, b) => a - b);
+        const range = sizes.length ? `Bundle.total ${sizes[0]}–${sizes.at(-1)} (median ${sizes[sizes.length >> 1]})` : 'no Bundle.total seen';
+        return `Patient/{id}/$everything?_count=200 by a member who reads every part of the plan (the coordinator), one page: ${range}`;
+      },
+      requests: [{ setupRequest: everything, onResponse: everythingSeenSize }],
+    },
   ];
 }
 
@@ -414,8 +481,12 @@ async function measure(
   let peakRss = 0;
   const pid = server.child.pid!;
   const rssStart = memoryKb(pid, 'VmRSS');
+  const rssSeries: number[] = [];
+  let ticks = 0;
   const sampler = setInterval(() => {
-    peakRss = Math.max(peakRss, memoryKb(pid, 'VmRSS'));
+    const rss = memoryKb(pid, 'VmRSS');
+    peakRss = Math.max(peakRss, rss);
+    if (++ticks % 100 === 0) rssSeries.push(Math.round(rss / 1024));
   }, 100);
   const result = await new Promise<Result>((resolve, reject) => {
     const instance = autocannon(
@@ -452,7 +523,7 @@ async function measure(
     violations: scenario.violations?.() ?? 0,
     statuses,
     peakRssMb: Math.round(peakRss / 1024),
-    rssMb: { start: Math.round(rssStart / 1024), end: Math.round(rssEnd / 1024) },
+    rssMb: { start: Math.round(rssStart / 1024), end: Math.round(rssEnd / 1024), every10s: rssSeries },
     queriesPerRequest: responses ? round2((queriesAfter - queriesBefore) / responses) : 0,
     transactionsPerRequest: responses ? round2(xacts / responses) : 0,
     ...(scenario.note ? { note: scenario.note } : {}),
@@ -474,6 +545,12 @@ function verdict(m: Measured, pkRps: number, results: Measured[]): string {
   if (m.name === 'note create') checks.push([m.requestsPerSecond >= 2000, '≥2000/s']);
   if (m.name.startsWith('mixed')) checks.push([m.requestsPerSecond >= 7000, '≥7000/s'], [m.errors === 0, '0 errors']);
   if (m.name === 'grant revoke + read') checks.push([m.violations === 0, '0 reads after revoke']);
+  // Issue 8: a FHIR read by id costs at most 1.3× the /v1 read it mirrors; $everything stays within the overview's budget.
+  const v1TaskRead = results.find((r) => r.name === 'task read');
+  if (m.name === 'FHIR Task read by id' && v1TaskRead) {
+    checks.push([1.3 * m.requestsPerSecond >= v1TaskRead.requestsPerSecond, '≤1.3× /v1 task read']);
+  }
+  if (m.name.startsWith('FHIR $everything')) checks.push([m.latencyMs.p99 <= 25, 'p99≤25ms']);
   if (m.server !== 'baseline') checks.push([m.peakRssMb < 300, 'RSS<300MB']);
   return checks.map(([ok, label]) => `${ok ? 'met' : 'MISSED'} ${label}`).join(', ');
 }
@@ -537,7 +614,8 @@ async function main(): Promise<void> {
   );
   console.log(
     `dataset ${DATABASE}: ${data.persons} persons; samples: ${data.readers.length} readers, ${data.writers.length} writers, ` +
-      `${data.noteReads.length} notes, ${data.taskMoves.length} tasks, ${data.revokes.length} revocable members`,
+      `${data.noteReads.length} notes, ${data.taskMoves.length} tasks, ${data.taskReads.length} task reads, ` +
+      `${data.planReaders.length} whole-plan readers, ${data.revokes.length} revocable members`,
   );
   if (data.revokes.length < 2000) console.log('few revocable members left: regenerate the dataset with --reset soon');
 
@@ -574,7 +652,10 @@ async function main(): Promise<void> {
     // Started after the service has migrated the database.
     await waitReady(unaudited, `http://127.0.0.1:${UNAUDITED_PORT}/health/ready`);
     const all = scenarios(data, pkRows.map((r) => r.person_id as string));
-    const chosen = args.only ? all.filter((s) => s.server === 'baseline' || s.name.includes(args.only!)) : all;
+    const picked = args.only ? all.filter((s) => s.server === 'baseline' || s.name.includes(args.only!)) : all;
+    // A scenario compared with another brings that one along (e.g. the /v1 read a FHIR read mirrors).
+    const paired = new Set(picked.flatMap((s) => (s.pairedWith ? [s.pairedWith] : [])));
+    const chosen = all.filter((s) => picked.includes(s) || paired.has(s.name));
     const warmed = new Set<string>();
     for (const scenario of chosen) {
       const server = servers[scenario.server];

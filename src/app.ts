@@ -114,7 +114,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const webhooks = createWebhooksService({ db, clock, allowPrivate: config.webhookAllowPrivate });
   const notifications = createNotificationsService({ db, clock });
   const stream = createStreamService({ db, listen: database.listen, clock, heartbeatMs: config.streamHeartbeatMs, log: app.log });
-  const fhir = createFhirService({ db, clock, persons, goals, tasks, notes, careDocuments, meetings });
+  const fhir = createFhirService({ db, clock, reads, persons, goals, tasks, notes, careDocuments, meetings });
 
   await app.register(healthRoutes, { db });
   await app.register(personsRoutes, { persons });

@@ -1,6 +1,8 @@
 // The FHIR R4 facade's reads: single resources through the /v1 services (their access check and audit entry), searches, histories and $everything through the access module and the repositories, audited like the /v1 reads they mirror.
+// Like the /v1 reads, each read of one plan runs on the read journal (see read-journal.ts): plain
+// queries without a transaction, its audit entries appended with other reads' in a shared commit.
 import type { Resource } from '@medplum/fhirtypes';
-import type { Kysely, Transaction } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { DB } from '../../db/types.js';
 import { inTransaction } from '../../db/transaction.js';
 import type { Clock, RequestContext } from '../../lib/context.js';
@@ -18,6 +20,7 @@ import { careGoalRowToCareGoal, lifeGoalRowToLifeGoal, type GoalsService } from 
 import type { VersionRow } from '../history/history.repository.js';
 import { appendJournal } from '../journal/journal.repository.js';
 import type { AuditRecord } from '../journal/journal.types.js';
+import type { ReadJournal } from '../journal/read-journal.js';
 import type { Meeting } from '../meetings/meetings.schemas.js';
 import { meetingRowToMeeting, type MeetingsService } from '../meetings/meetings.service.js';
 import { listNotes } from '../notes/notes.repository.js';
@@ -327,6 +330,7 @@ const wishConsents = (wishes: Wishes) => wishes.statements.map((_, i) => wishToC
 export interface FhirServiceDeps {
   db: Kysely<DB>;
   clock: Clock;
+  reads: ReadJournal;
   persons: Pick<PersonsService, 'get'>;
   goals: Pick<GoalsService, 'getLifeGoal' | 'getCareGoal' | 'history'>;
   tasks: Pick<TasksService, 'getTask'>;
@@ -352,27 +356,32 @@ interface Plan {
   safetyPlan: SafetyPlan | null;
   provenance: Resource[] | null;
   truncated: string[];
+  /** The audit entries of this read of the plan, for the access context it was decided on. */
+  entries: AuditRecord[];
 }
 
 /** The FHIR types each category of access opens (notes follow the note filter, grants the control of the plan). */
 const TYPE_ORDER: FhirType[] = [...FHIR_TYPES];
 
-export function createFhirService({ db, clock, persons, goals, tasks, notes, careDocuments, meetings }: FhirServiceDeps) {
+export function createFhirService({ db, clock, reads, persons, goals, tasks, notes, careDocuments, meetings }: FhirServiceDeps) {
   const journal = (ctx: RequestContext, now: Date) => ({ requestId: ctx.requestId, now });
 
   /**
    * The plan as the overview filters it: each part only when the caller's scopes allow it, and
    * only the types asked for. `overview` audits as the overview (CarePlan); `parts` as each list.
+   * The entries are returned for the caller to record (once per read); `known` is the access
+   * context the caller already decided on, so that the read and its entries rest on one decision.
    */
   async function loadPlan(
-    trx: Transaction<DB>,
+    reader: Kysely<DB>,
     ctx: RequestContext,
     personId: string,
     now: Date,
     audit: 'overview' | 'parts',
     wanted: ReadonlySet<FhirType> = new Set(FHIR_TYPES),
+    known?: AccessContext,
   ): Promise<Plan> {
-    const context = await loadAccessContext(trx, ctx.actor, personId, now);
+    const context = known ?? (await loadAccessContext(reader, ctx.actor, personId, now));
     const relation = strongestRelation(context);
     if (!relation) throw unknownResource('Patient', personId);
     const can = (category: Category) => permits(context, { kind: 'read', category });
@@ -388,27 +397,27 @@ export function createFhirService({ db, clock, persons, goals, tasks, notes, car
       truncated.push(part);
       return rows.slice(0, limit);
     };
-    const personRow = await findPerson(trx, personId);
+    const personRow = await findPerson(reader, personId);
     if (!personRow) throw unknownResource('Patient', personId);
     // The team gives the CareTeam, and the names of task owners and meeting participants.
-    const memberRows = can('team') && want('CareTeam', 'Task', 'Appointment') ? cut(await listMembers(trx, personId, { includeEnded: true, limit: PLAN_LIMITS.team + 1 }), PLAN_LIMITS.team, 'team') : null;
+    const memberRows = can('team') && want('CareTeam', 'Task', 'Appointment') ? cut(await listMembers(reader, personId, { includeEnded: true, limit: PLAN_LIMITS.team + 1 }), PLAN_LIMITS.team, 'team') : null;
     const goalsWanted = can('goals') && want('Goal', 'CarePlan');
-    const lifeRows = goalsWanted ? cut(await listLifeGoals(trx, personId, { limit: PLAN_LIMITS.lifeGoals + 1 }), PLAN_LIMITS.lifeGoals, 'lifeGoals') : null;
-    const careRows = goalsWanted ? cut(await listCareGoals(trx, personId, { limit: PLAN_LIMITS.careGoals + 1 }), PLAN_LIMITS.careGoals, 'careGoals') : null;
-    const taskRows = can('tasks') && want('Task', 'CarePlan') ? cut(await listTasks(trx, personId, { limit: PLAN_LIMITS.tasks + 1 }), PLAN_LIMITS.tasks, 'tasks') : null;
-    const noteRows = filter?.kind === 'visible' && want('Communication') ? cut(await listNotes(trx, personId, filter, { limit: PLAN_LIMITS.notes + 1 }), PLAN_LIMITS.notes, 'notes') : null;
-    const meetingRows = can('meetings') && want('Appointment', 'CarePlan') ? cut(await repo.allMeetings(trx, personId, PLAN_LIMITS.meetings + 1), PLAN_LIMITS.meetings, 'meetings') : null;
-    const grantRows = controls(context) && want('Consent') ? cut(await repo.grantsWithMembers(trx, personId, { limit: PLAN_LIMITS.grants + 1 }), PLAN_LIMITS.grants, 'grants') : null;
+    const lifeRows = goalsWanted ? cut(await listLifeGoals(reader, personId, { limit: PLAN_LIMITS.lifeGoals + 1 }), PLAN_LIMITS.lifeGoals, 'lifeGoals') : null;
+    const careRows = goalsWanted ? cut(await listCareGoals(reader, personId, { limit: PLAN_LIMITS.careGoals + 1 }), PLAN_LIMITS.careGoals, 'careGoals') : null;
+    const taskRows = can('tasks') && want('Task', 'CarePlan') ? cut(await listTasks(reader, personId, { limit: PLAN_LIMITS.tasks + 1 }), PLAN_LIMITS.tasks, 'tasks') : null;
+    const noteRows = filter?.kind === 'visible' && want('Communication') ? cut(await listNotes(reader, personId, filter, { limit: PLAN_LIMITS.notes + 1 }), PLAN_LIMITS.notes, 'notes') : null;
+    const meetingRows = can('meetings') && want('Appointment', 'CarePlan') ? cut(await repo.allMeetings(reader, personId, PLAN_LIMITS.meetings + 1), PLAN_LIMITS.meetings, 'meetings') : null;
+    const grantRows = controls(context) && want('Consent') ? cut(await repo.grantsWithMembers(reader, personId, { limit: PLAN_LIMITS.grants + 1 }), PLAN_LIMITS.grants, 'grants') : null;
     const representativeRows = can('team') && want('RelatedPerson')
-      ? cut(await listRepresentatives(trx, personId, { includeEnded: true, limit: PLAN_LIMITS.representatives + 1 }), PLAN_LIMITS.representatives, 'representatives')
+      ? cut(await listRepresentatives(reader, personId, { includeEnded: true, limit: PLAN_LIMITS.representatives + 1 }), PLAN_LIMITS.representatives, 'representatives')
       : null;
-    const wishesRow = can('wishes') && want('Consent') ? ((await findCareDocument(trx, personId, 'wishes')) ?? null) : null;
-    const safetyPlanRow = can('safety_plan') && want('DocumentReference') ? ((await findCareDocument(trx, personId, 'safety_plan')) ?? null) : null;
+    const wishesRow = can('wishes') && want('Consent') ? ((await findCareDocument(reader, personId, 'wishes')) ?? null) : null;
+    const safetyPlanRow = can('safety_plan') && want('DocumentReference') ? ((await findCareDocument(reader, personId, 'safety_plan')) ?? null) : null;
     let provenance: Resource[] | null = null;
     const versionKinds = [...(can('goals') ? ['life_goal', 'care_goal'] : []), ...(can('wishes') ? ['wishes'] : []), ...(can('safety_plan') ? ['safety_plan'] : [])];
     if (want('Provenance') && (versionKinds.length > 0 || filter?.kind === 'visible')) {
-      const versionRows = cut(await repo.versionsOf(trx, personId, versionKinds, PLAN_LIMITS.versions + 1), PLAN_LIMITS.versions, 'provenance');
-      const noteVersionRows = filter?.kind === 'visible' ? cut(await repo.noteVersionsVisible(trx, personId, filter, PLAN_LIMITS.versions + 1), PLAN_LIMITS.versions, 'provenance') : [];
+      const versionRows = cut(await repo.versionsOf(reader, personId, versionKinds, PLAN_LIMITS.versions + 1), PLAN_LIMITS.versions, 'provenance');
+      const noteVersionRows = filter?.kind === 'visible' ? cut(await repo.noteVersionsVisible(reader, personId, filter, PLAN_LIMITS.versions + 1), PLAN_LIMITS.versions, 'provenance') : [];
       provenance = [
         ...versionRows.flatMap((r) => versionRowToProvenance(r) ?? []),
         ...noteVersionRows.map((r) => noteVersionToProvenance(personId, r)),
@@ -434,9 +443,9 @@ export function createFhirService({ db, clock, persons, goals, tasks, notes, car
             ...(safetyPlanRow ? [{ personId, actor, action: 'read' as const, resourceType: 'safety_plan', resourceId: personId }] : []),
             ...(provenance ? [list('provenance')] : []),
           ];
-    await appendJournal(trx, journal(ctx, now), entries);
     return {
       context,
+      entries,
       personCreatedAt: personRow.created_at.toISOString(),
       patient: can('profile') ? personToPatient(personRowToPerson(personRow)) : undefined,
       // Grants are Consent resources (controllers only), not part of the team's FHIR view.
@@ -487,15 +496,20 @@ export function createFhirService({ db, clock, persons, goals, tasks, notes, car
   }
 
   /** A decision for a person-scoped read that is not a /v1 service call: 404 and 403 as there, and the audit actor. */
-  async function granted(trx: Transaction<DB>, ctx: RequestContext, personId: string, now: Date, action: Parameters<typeof enforce>[1], type: string, id: string) {
-    const context = await loadAccessContext(trx, ctx.actor, personId, now);
+  async function granted(reader: Kysely<DB>, ctx: RequestContext, personId: string, now: Date, action: Parameters<typeof enforce>[1], type: string, id: string) {
+    const context = await loadAccessContext(reader, ctx.actor, personId, now);
     const decision = decide(context, action);
     if (!decision.allowed) throw decision.status === 404 ? unknownResource(type, id) : forbidden();
     return { context, auditActor: auditActorFor(context, decision.relation) };
   }
 
-  const audit = (trx: Transaction<DB>, ctx: RequestContext, now: Date, personId: string, actor: AuditActor, action: 'read' | 'list', resourceType: string, resourceId?: string) =>
-    appendJournal(trx, journal(ctx, now), [{ personId, actor, action, resourceType, ...(resourceId ? { resourceId } : {}) }]);
+  const entry = (personId: string, actor: AuditActor, action: 'read' | 'list', resourceType: string, resourceId?: string): AuditRecord => ({
+    personId,
+    actor,
+    action,
+    resourceType,
+    ...(resourceId ? { resourceId } : {}),
+  });
 
   async function readConsent(ctx: RequestContext, id: string, now: Date): Promise<Resource> {
     const wish = WISH_ID.exec(id);
@@ -508,13 +522,13 @@ export function createFhirService({ db, clock, persons, goals, tasks, notes, car
     if (!isUuid(id)) throw unknownResource('Consent', id);
     const owner = await repo.grantMemberId(db, id);
     if (!owner) throw unknownResource('Consent', id);
-    return inTransaction(db, async (trx) => {
+    return reads.read(journal(ctx, now), async (reader, audit) => {
       // As GET /v1 grants: controllers only.
-      const { auditActor } = await granted(trx, ctx, owner.personId, now, { kind: 'control' }, 'Consent', id);
-      const rows = await repo.grantsWithMembers(trx, owner.personId, { memberId: owner.memberId, limit: PLAN_LIMITS.grants });
+      const { context, auditActor } = await granted(reader, ctx, owner.personId, now, { kind: 'control' }, 'Consent', id);
+      const rows = await repo.grantsWithMembers(reader, owner.personId, { memberId: owner.memberId, limit: PLAN_LIMITS.grants });
       const view = grantViews(rows, now).find((v) => v.grant.grantId === id);
       if (!view) throw unknownResource('Consent', id);
-      await audit(trx, ctx, now, owner.personId, auditActor, 'read', 'grant', id);
+      audit(context, [entry(owner.personId, auditActor, 'read', 'grant', id)]);
       return grantToConsent(view);
     });
   }
@@ -522,13 +536,13 @@ export function createFhirService({ db, clock, persons, goals, tasks, notes, car
   async function readRelatedPerson(ctx: RequestContext, id: string, now: Date): Promise<Resource> {
     const personId = await repo.representativeOwner(db, id);
     if (!personId) throw unknownResource('RelatedPerson', id);
-    return inTransaction(db, async (trx) => {
+    return reads.read(journal(ctx, now), async (reader, audit) => {
       // As GET /v1 representatives: the team category.
-      const { auditActor } = await granted(trx, ctx, personId, now, { kind: 'read', category: 'team' }, 'RelatedPerson', id);
-      const rows = await listRepresentatives(trx, personId, { includeEnded: true, limit: PLAN_LIMITS.representatives });
+      const { context, auditActor } = await granted(reader, ctx, personId, now, { kind: 'read', category: 'team' }, 'RelatedPerson', id);
+      const rows = await listRepresentatives(reader, personId, { includeEnded: true, limit: PLAN_LIMITS.representatives });
       const row = rows.find((r) => r.representative_id === id);
       if (!row) throw unknownResource('RelatedPerson', id);
-      await audit(trx, ctx, now, personId, auditActor, 'read', 'representative', id);
+      audit(context, [entry(personId, auditActor, 'read', 'representative', id)]);
       return representativeToRelatedPerson(representativeRowToRepresentative(row), now);
     });
   }
@@ -545,10 +559,10 @@ export function createFhirService({ db, clock, persons, goals, tasks, notes, car
       const personId = await repo.ownerOf(db, 'note', resourceId);
       if (!personId) throw missing();
       await notes.version(ctx, personId, resourceId, version); // access, visibility and audit as GET /v1 .../versions/{n}
-      const rows = await inTransaction(db, async (trx) => {
-        const filter = noteFilter(await loadAccessContext(trx, ctx.actor, personId, now));
-        return filter ? repo.noteVersionsVisible(trx, personId, filter, HISTORY_LIMIT, resourceId) : [];
-      });
+      // The author's name and role of the version just read (and audited): plain queries, no
+      // transaction, nothing more to audit; the same filter again, so access revoked since shows nothing.
+      const filter = noteFilter(await loadAccessContext(db, ctx.actor, personId, now));
+      const rows = filter ? await repo.noteVersionsVisible(db, personId, filter, HISTORY_LIMIT, resourceId) : [];
       const row = rows.find((r) => r.version === version);
       if (!row) throw missing();
       return noteVersionToProvenance(personId, row);
@@ -661,13 +675,17 @@ export function createFhirService({ db, clock, persons, goals, tasks, notes, car
         case 'Patient':
           return personToPatient(await persons.get(ctx, id));
         case 'CarePlan':
-          return inTransaction(db, async (trx) => carePlanOf(id, await loadPlan(trx, ctx, id, now, 'overview', new Set(['CarePlan']))));
+          return reads.read(journal(ctx, now), async (reader, audit) => {
+            const plan = await loadPlan(reader, ctx, id, now, 'overview', new Set(['CarePlan']));
+            audit(plan.context, plan.entries);
+            return carePlanOf(id, plan);
+          });
         case 'CareTeam':
-          return inTransaction(db, async (trx) => {
-            const { auditActor } = await granted(trx, ctx, id, now, { kind: 'read', category: 'team' }, type, id);
-            const rows = await listMembers(trx, id, { includeEnded: true, limit: PLAN_LIMITS.team });
-            const person = await findPerson(trx, id);
-            await audit(trx, ctx, now, id, auditActor, 'list', 'team');
+          return reads.read(journal(ctx, now), async (reader, audit) => {
+            const { context, auditActor } = await granted(reader, ctx, id, now, { kind: 'read', category: 'team' }, type, id);
+            const rows = await listMembers(reader, id, { includeEnded: true, limit: PLAN_LIMITS.team });
+            const person = await findPerson(reader, id);
+            audit(context, [entry(id, auditActor, 'list', 'team')]);
             return membersToCareTeam(id, rows.map((r) => memberRowToTeamMember(r, false, now)), person!.created_at.toISOString());
           });
         case 'Goal': {
@@ -759,6 +777,21 @@ export function createFhirService({ db, clock, persons, goals, tasks, notes, car
         }
         const window = sqlWindow();
         if (window.ids?.length === 0) return empty;
+        const only = window.ids?.length === 1 ? window.ids[0]! : undefined;
+        if (only !== undefined) {
+          // `_id` naming one person: at most that person is listed, so a read journal read of that
+          // person, on the access context loaded first (what the entry is decided on).
+          return reads.read(journal(ctx, now), async (reader, audit) => {
+            const context = await loadAccessContext(reader, ctx.actor, only, now);
+            const rows = await repo.searchPersons(reader, ctx.actor, now, { ids: [only], identifier }, window);
+            const decision = decide(context, { kind: 'read', category: 'profile' });
+            const listed = rows.length > 0 && decision.allowed;
+            audit(context, listed ? [entry(only, auditActorFor(context, decision.relation), 'list', 'person', only)] : []);
+            return { resources: rows.map((r) => personToPatient(personRowToPerson(r))) };
+          });
+        }
+        // Any other Patient search may list many persons and audits each of them, which a read
+        // journal read (one person per read) cannot: it stays one transaction, as GET /v1/persons.
         return inTransaction(db, async (trx) => {
           const rows = await repo.searchPersons(trx, ctx.actor, now, { ids: window.ids, identifier }, window);
           const page = paged(rows.map((r) => ({ id: r.person_id, row: r })), count);
@@ -782,30 +815,33 @@ export function createFhirService({ db, clock, persons, goals, tasks, notes, car
       const statuses = codes(params.status);
       const memory = (resources: Resource[], extra?: (r: Resource) => boolean) => pageInMemory(resources, { ids, updated, statuses, after, count, extra });
 
-      return inTransaction(db, async (trx) => {
-        const context = await loadAccessContext(trx, ctx.actor, personId, now);
+      /** The search within one plan; its audit entries go to `entries`. */
+      const searchPlan = async (reader: Kysely<DB>, context: AccessContext, entries: AuditRecord[]): Promise<SearchResult> => {
         // No relation: an empty Bundle, never a hint that the person exists.
         if (context.relations.length === 0) return empty;
         const allowed = (category: Category) => {
           const decision = decide(context, { kind: 'read', category });
           return decision.allowed ? auditActorFor(context, decision.relation) : undefined;
         };
-        const list = (actor: AuditActor, ...resourceTypes: string[]) =>
-          appendJournal(trx, journal(ctx, now), resourceTypes.map((resourceType) => ({ personId, actor, action: 'list' as const, resourceType })));
+        const list = (actor: AuditActor, ...resourceTypes: string[]) => {
+          entries.push(...resourceTypes.map((resourceType) => entry(personId, actor, 'list', resourceType)));
+        };
 
         switch (type) {
           case 'CarePlan': {
             const filter = noteFilter(context);
             const mayOpen = (['profile', 'team', 'goals', 'tasks'] as const).some((c) => permits(context, { kind: 'read', category: c })) || filter?.kind === 'visible';
             if (!mayOpen) return empty;
-            return memory([carePlanOf(personId, await loadPlan(trx, ctx, personId, now, 'overview', new Set(['CarePlan'])))]);
+            const plan = await loadPlan(reader, ctx, personId, now, 'overview', new Set(['CarePlan']), context);
+            entries.push(...plan.entries);
+            return memory([carePlanOf(personId, plan)]);
           }
           case 'CareTeam': {
             const actor = allowed('team');
             if (!actor) return empty;
-            const rows = await listMembers(trx, personId, { includeEnded: true, limit: PLAN_LIMITS.team });
-            const person = await findPerson(trx, personId);
-            await list(actor, 'team');
+            const rows = await listMembers(reader, personId, { includeEnded: true, limit: PLAN_LIMITS.team });
+            const person = await findPerson(reader, personId);
+            list(actor, 'team');
             return memory([membersToCareTeam(personId, rows.map((r) => memberRowToTeamMember(r, false, now)), person!.created_at.toISOString())]);
           }
           case 'Goal': {
@@ -817,11 +853,11 @@ export function createFhirService({ db, clock, persons, goals, tasks, notes, car
             const wantsLife = !category || category.some((c) => c.code === 'what-matters' && (c.system === undefined || c.system === SYSTEMS.pco));
             const wantsCare = !category || category.some((c) => c.code === 'care-goal' && (c.system === undefined || c.system === SYSTEMS.goalKind));
             const filters: repo.GoalFilters = { lifeStatuses: translate(params['lifecycle-status'], LIFE_GOAL_STATUS), careStatuses: translate(params['lifecycle-status'], CARE_GOAL_STATUS) };
-            const life = wantsLife && filters.lifeStatuses?.length !== 0 ? (await repo.searchLifeGoals(trx, personId, window, filters)).map((r) => lifeGoalToGoal(lifeGoalRowToLifeGoal(r))) : [];
-            const care = wantsCare && filters.careStatuses?.length !== 0 ? (await repo.searchCareGoals(trx, personId, window, filters)).map((r) => careGoalToGoal(careGoalRowToCareGoal(r))) : [];
+            const life = wantsLife && filters.lifeStatuses?.length !== 0 ? (await repo.searchLifeGoals(reader, personId, window, filters)).map((r) => lifeGoalToGoal(lifeGoalRowToLifeGoal(r))) : [];
+            const care = wantsCare && filters.careStatuses?.length !== 0 ? (await repo.searchCareGoals(reader, personId, window, filters)).map((r) => careGoalToGoal(careGoalRowToCareGoal(r))) : [];
             // Both kinds in one id order (ids are unique across both), so one cursor pages through them.
             const merged = [...life, ...care].sort((a, b) => (a.id! < b.id! ? -1 : 1)).slice(0, count + 1);
-            await list(actor, 'life_goal', 'care_goal');
+            list(actor, 'life_goal', 'care_goal');
             return paged(merged, count);
           }
           case 'Task': {
@@ -831,12 +867,12 @@ export function createFhirService({ db, clock, persons, goals, tasks, notes, car
             const taskStatuses = translate(params.status, TASK_STATUS);
             const owner = params.owner === undefined ? undefined : params.owner.slice(params.owner.lastIndexOf('/') + 1).replace(/^.*\|/, '');
             if (window.ids?.length === 0 || taskStatuses?.length === 0 || (owner !== undefined && !isUuid(owner))) return empty;
-            const rows = await repo.searchTasks(trx, personId, window, { statuses: taskStatuses, assigneeMemberId: owner });
+            const rows = await repo.searchTasks(reader, personId, window, { statuses: taskStatuses, assigneeMemberId: owner });
             // The owner's kind and name only for a caller who may read the team.
             const members = permits(context, { kind: 'read', category: 'team' })
-              ? new Map((await findMembers(trx, personId, [...new Set(rows.map((r) => r.assignee_member_id))])).map((m) => [m.member_id, memberRowToTeamMember(m, false, now)]))
+              ? new Map((await findMembers(reader, personId, [...new Set(rows.map((r) => r.assignee_member_id))])).map((m) => [m.member_id, memberRowToTeamMember(m, false, now)]))
               : new Map<string, TeamMember>();
-            await list(actor, 'task');
+            list(actor, 'task');
             return paged(rows.map((r) => taskToTask(taskRowToTask(r), members.get(r.assignee_member_id))), count);
           }
           case 'Communication': {
@@ -850,8 +886,8 @@ export function createFhirService({ db, clock, persons, goals, tasks, notes, car
             const wanted = statuses?.filter((s) => s === 'completed' || s === 'entered-in-error');
             if (window.ids?.length === 0 || wanted?.length === 0) return empty;
             const retracted = wanted === undefined || wanted.length === 2 ? undefined : wanted[0] === 'entered-in-error';
-            const rows = await repo.searchNotes(trx, personId, filter, window, { retracted, sent });
-            await list(auditActorFor(context, decision.relation), 'note');
+            const rows = await repo.searchNotes(reader, personId, filter, window, { retracted, sent });
+            list(auditActorFor(context, decision.relation), 'note');
             return paged(rows.map((r) => noteToCommunication(noteRowToNote(r))), count);
           }
           case 'Consent': {
@@ -861,15 +897,15 @@ export function createFhirService({ db, clock, persons, goals, tasks, notes, car
             const scopes = codes(params.scope);
             const resources: Resource[] = [];
             if (control.allowed && (!scopes || scopes.includes('patient-privacy'))) {
-              const rows = await repo.grantsWithMembers(trx, personId, { limit: PLAN_LIMITS.grants });
+              const rows = await repo.grantsWithMembers(reader, personId, { limit: PLAN_LIMITS.grants });
               resources.push(...grantViews(rows, now).map(grantToConsent));
-              await list(auditActorFor(context, control.relation), 'grant');
+              list(auditActorFor(context, control.relation), 'grant');
             }
             if (wishesActor && (!scopes || scopes.includes('adr'))) {
-              const row = await findCareDocument(trx, personId, 'wishes');
+              const row = await findCareDocument(reader, personId, 'wishes');
               if (row) {
                 resources.push(...wishConsents(careDocumentRowToDocument('wishes', row)));
-                await audit(trx, ctx, now, personId, wishesActor, 'read', 'wishes', personId);
+                entries.push(entry(personId, wishesActor, 'read', 'wishes', personId));
               }
             }
             return memory(resources);
@@ -877,38 +913,48 @@ export function createFhirService({ db, clock, persons, goals, tasks, notes, car
           case 'DocumentReference': {
             const actor = allowed('safety_plan');
             if (!actor) return empty;
-            const row = await findCareDocument(trx, personId, 'safety_plan');
+            const row = await findCareDocument(reader, personId, 'safety_plan');
             if (!row) return empty;
-            await audit(trx, ctx, now, personId, actor, 'read', 'safety_plan', personId);
+            entries.push(entry(personId, actor, 'read', 'safety_plan', personId));
             return memory([safetyPlanToDocumentReference(careDocumentRowToDocument('safety_plan', row))]);
           }
           case 'Appointment': {
             const actor = allowed('meetings');
             if (!actor) return empty;
             const dates = parseLastUpdated(params.date, 'date');
-            const rows = await repo.allMeetings(trx, personId, PLAN_LIMITS.meetings);
+            const rows = await repo.allMeetings(reader, personId, PLAN_LIMITS.meetings);
             const members = permits(context, { kind: 'read', category: 'team' })
-              ? new Map((await findMembers(trx, personId, [...new Set(rows.flatMap((r) => r.participant_member_ids))])).map((m) => [m.member_id, memberRowToTeamMember(m, false, now)]))
+              ? new Map((await findMembers(reader, personId, [...new Set(rows.flatMap((r) => r.participant_member_ids))])).map((m) => [m.member_id, memberRowToTeamMember(m, false, now)]))
               : new Map<string, TeamMember>();
-            await list(actor, 'meeting');
+            list(actor, 'meeting');
             return memory(rows.map((r) => meetingToAppointment(meetingRowToMeeting(r), members)), (r) => withinBounds((r as { start?: string }).start, dates));
           }
           case 'RelatedPerson': {
             const actor = allowed('team');
             if (!actor) return empty;
-            const rows = await listRepresentatives(trx, personId, { includeEnded: true, limit: PLAN_LIMITS.representatives });
-            await list(actor, 'representative');
+            const rows = await listRepresentatives(reader, personId, { includeEnded: true, limit: PLAN_LIMITS.representatives });
+            list(actor, 'representative');
             return memory(rows.map((r) => representativeToRelatedPerson(representativeRowToRepresentative(r), now)));
           }
           case 'Provenance': {
-            const plan = await loadPlan(trx, ctx, personId, now, 'parts', new Set(['Provenance'])).catch((error: unknown) => {
+            const plan = await loadPlan(reader, ctx, personId, now, 'parts', new Set(['Provenance']), context).catch((error: unknown) => {
               // A caller who may open no part of the plan finds nothing, as in every search.
               if ((error as { status?: number }).status === 403) return undefined;
               throw error;
             });
+            entries.push(...(plan?.entries ?? []));
             return memory(plan?.provenance ?? []);
           }
         }
+      };
+
+      // One plan's search: one read journal read, its entries recorded once, after the data is read.
+      return reads.read(journal(ctx, now), async (reader, audit) => {
+        const context = await loadAccessContext(reader, ctx.actor, personId, now);
+        const entries: AuditRecord[] = [];
+        const result = await searchPlan(reader, context, entries);
+        audit(context, entries);
+        return result;
       });
     },
 
@@ -924,7 +970,11 @@ export function createFhirService({ db, clock, persons, goals, tasks, notes, car
       const after = decodeCursor(params._cursor);
       const count = params._count ?? DEFAULT_COUNT;
       const now = clock();
-      const plan = await inTransaction(db, async (trx) => loadPlan(trx, ctx, personId, now, 'parts', wanted));
+      const plan = await reads.read(journal(ctx, now), async (reader, audit) => {
+        const loaded = await loadPlan(reader, ctx, personId, now, 'parts', wanted);
+        audit(loaded.context, loaded.entries);
+        return loaded;
+      });
       // One order for every page: the type's place in the CapabilityStatement, then its sort key.
       const keyed = planResources(personId, plan, wanted)
         .filter((r) => withinBounds(r.meta?.lastUpdated, since))
