@@ -122,6 +122,24 @@ function memoryKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
 
 // ---- the dataset ----------------------------------------------------------------------------
 
+/** One row per member: an item of the member's plan at a random position among the first 20 (table and column are constants). */
+async function oneEachAtRandom(
+  client: pg.Client,
+  members: Array<{ personId: string; memberId: string }>,
+  table: 'notes' | 'tasks',
+  idColumn: 'note_id' | 'task_id',
+  filter = '',
+): Promise<Array<{ person_id: string; member_id: string; item_id: string }>> {
+  const { rows } = await client.query(
+    `select r.person_id, r.member_id, i.${idColumn} as item_id
+     from unnest($1::uuid[], $2::uuid[]) as r(person_id, member_id)
+     cross join lateral (select ${idColumn} from ${table} i where i.person_id = r.person_id ${filter}
+       order by ${idColumn} offset floor(random() * 20)::int limit 1) i`,
+    [members.map((m) => m.personId), members.map((m) => m.memberId)],
+  );
+  return rows;
+}
+
 async function sampleDataset(url: string, secret: string) {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
@@ -163,16 +181,10 @@ async function sampleDataset(url: string, secret: string) {
       .map((r) => ({ personId: r.person_id, memberId: r.member_id, token: r.token }));
 
     // A note each reader may read (team visibility), at a random position in the plan.
-    const notes = await client.query(
-      `select r.person_id, r.member_id, n.note_id
-       from unnest($1::uuid[], $2::uuid[]) as r(person_id, member_id)
-       cross join lateral (select note_id from notes n where n.person_id = r.person_id and n.visibility = 'team'
-         order by note_id offset floor(random() * 20)::int limit 1) n`,
-      [readers.map((r) => r.personId), readers.map((r) => r.memberId)],
-    );
-    const noteReads = notes.rows.map((r) => ({
+    const notes = await oneEachAtRandom(client, readers, 'notes', 'note_id', `and visibility = 'team'`);
+    const noteReads = notes.map((r) => ({
       personId: r.person_id as string,
-      noteId: r.note_id as string,
+      noteId: r.item_id,
       token: byId.get(`${r.person_id}/${r.member_id}`)!.token,
     }));
 
@@ -194,16 +206,15 @@ async function sampleDataset(url: string, secret: string) {
     // A task each sampled member who reads tasks may read, at a random position in the plan: the
     // /v1 read and the FHIR read by id go through this one sample, in the same order.
     const taskReaders = withToken.filter((r) => can(r, 'tasks:read', 'tasks:write'));
-    const taskSample = await client.query(
-      `select r.person_id, r.member_id, t.task_id
-       from unnest($1::uuid[], $2::uuid[]) as r(person_id, member_id)
-       cross join lateral (select task_id from tasks t where t.person_id = r.person_id
-         order by task_id offset floor(random() * 20)::int limit 1) t`,
-      [taskReaders.map((r) => r.person_id), taskReaders.map((r) => r.member_id)],
+    const taskSample = await oneEachAtRandom(
+      client,
+      taskReaders.map((r) => ({ personId: r.person_id, memberId: r.member_id })),
+      'tasks',
+      'task_id',
     );
-    const taskReads = taskSample.rows.map((r) => ({
+    const taskReads = taskSample.map((r) => ({
       personId: r.person_id as string,
-      taskId: r.task_id as string,
+      taskId: r.item_id,
       token: byId.get(`${r.person_id}/${r.member_id}`)!.token,
     }));
     // Members who may read every part of the plan (the coordinators): their $everything is the

@@ -3,7 +3,7 @@
 import t from 'tap';
 import { buildTestApp } from './helpers/app.js';
 import { movableClock } from './helpers/clock.js';
-import { caller, citizen, createPersonAs, makeInsz, professional, type Caller } from './helpers/factories.js';
+import { caller, citizen, createPersonAs, makeInsz, professional } from './helpers/factories.js';
 import { accept, addRepresentative, inviteMember, joinedCarer } from './helpers/team.js';
 import { signToken } from './helpers/tokens.js';
 import { expectedStatus, type CallerKind, type Endpoint, type Fixture } from './matrix/matrix.js';

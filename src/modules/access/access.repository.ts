@@ -178,6 +178,25 @@ function controlledPersonIds(db: Kysely<DB>, actor: Actor) {
 }
 
 /**
+ * The caller's memberships (as `m`) whose grant lets them read `category` right now: active, not
+ * ended, not revoked, in force, holding the category's read or write scope; their own login or
+ * their organisation's. The policy's member read rule, in SQL, for lists across plans.
+ */
+export function readingMemberships(db: Kysely<DB>, actor: Actor, now: Date, category: Category) {
+  return db
+    .selectFrom('care_team_members as m')
+    .where('m.status', '=', 'active')
+    .where('m.ended_at', 'is', null)
+    .where('m.grant_revoked_at', 'is', null)
+    .where((eb) => eb.or([eb('m.grant_valid_until', 'is', null), eb('m.grant_valid_until', '>', now)]))
+    .where(sql<boolean>`m.scopes && ${sql.val([`${category}:read`, `${category}:write`])}::text[]`)
+    .where((eb) => {
+      const own = eb.and([eb('m.kind', '<>', 'organisation'), eb('m.user_sub', '=', actor.sub)]);
+      return actor.org === undefined ? own : eb.or([own, eb.and([eb('m.kind', '=', 'organisation'), eb('m.organisation_id', '=', actor.org)])]);
+    });
+}
+
+/**
  * A subquery of the person ids whose `category` the caller may read right now: own and stewarded
  * plans, active mandates, and memberships or open emergency accesses whose grant covers the
  * category (the policy's read rule, in SQL, so that lists page over what the caller sees).
@@ -185,14 +204,7 @@ function controlledPersonIds(db: Kysely<DB>, actor: Actor) {
 export function readablePersonIds(db: Kysely<DB>, actor: Actor, now: Date, category: Category) {
   const scopes = [`${category}:read`, `${category}:write`];
   const own = controlledPersonIds(db, actor);
-  const members = db
-    .selectFrom('care_team_members')
-    .select('care_team_members.person_id')
-    .where('status', '=', 'active')
-    .where('grant_revoked_at', 'is', null)
-    .where((eb) => eb.or([eb('grant_valid_until', 'is', null), eb('grant_valid_until', '>', now)]))
-    .where(sql<boolean>`scopes && ${sql.val(scopes)}::text[]`)
-    .where(callersMembership(actor));
+  const members = readingMemberships(db, actor, now, category).select('m.person_id');
   const representatives = db
     .selectFrom('representatives')
     .select('representatives.person_id')

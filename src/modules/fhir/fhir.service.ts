@@ -31,8 +31,8 @@ import type { PersonsService } from '../persons/persons.service.js';
 import { listTasks } from '../tasks/tasks.repository.js';
 import { taskRowToTask, type TasksService } from '../tasks/tasks.service.js';
 import { findMembers, listMembers, listRepresentatives } from '../team/team.repository.js';
-import type { GrantRecord, Representative, TeamMember } from '../team/team.schemas.js';
-import { memberRowToTeamMember, representativeRowToRepresentative } from '../team/team.service.js';
+import type { Representative, TeamMember } from '../team/team.schemas.js';
+import { grantRowToGrantRecord, memberRowToTeamMember, representativeRowToRepresentative } from '../team/team.service.js';
 import * as repo from './fhir.repository.js';
 import {
   careGoalToGoal,
@@ -305,19 +305,7 @@ function grantViews(rows: repo.GrantWithMemberRow[], now: Date): GrantView[] {
     const end = ends.length > 0 ? new Date(Math.min(...ends.map((d) => d.getTime()))) : null;
     const active = !next && row.change !== 'revoked' && (end === null || end.getTime() > now.getTime());
     const lastUpdated = end !== null && end.getTime() <= now.getTime() && end.getTime() > row.changed_at.getTime() ? end : row.changed_at;
-    const grant: GrantRecord = {
-      id: row.grant_id,
-      grantId: row.grant_id,
-      personId: row.person_id,
-      memberId: row.member_id,
-      memberDisplayName: row.member_display_name,
-      change: row.change as GrantRecord['change'],
-      scopes: row.scopes as GrantRecord['scopes'],
-      previousScopes: row.previous_scopes as GrantRecord['previousScopes'],
-      validUntil: row.valid_until?.toISOString() ?? null,
-      changedBy: { name: row.changed_by_name },
-      changedAt: row.changed_at.toISOString(),
-    };
+    const grant = grantRowToGrantRecord(row);
     return { grant, memberKind: row.member_kind as TeamMember['kind'], active, end: end?.toISOString() ?? null, lastUpdated: lastUpdated.toISOString() };
   });
 }

@@ -158,6 +158,80 @@ export async function appendJournal(
   for (const head of changed) holdJournalHead(trx, head);
 }
 
+// ---- the read journal's statements (read-journal.ts decides when they run) ----------------
+
+type AuditRow = ReturnType<typeof chainAuditRows>[number];
+
+/** Inserts entries from unnest arrays: one statement text (one prepared statement) whatever their number. */
+function insertEntries(rows: AuditRow[]) {
+  return sql`insert into audit_entries (person_id, seq, occurred_at, actor_sub, actor_name, actor_role, actor_member_id,
+      on_behalf, action, resource_type, resource_id, reason, request_id, prev_hash, hash)
+    select * from unnest(${rows.map((r) => r.person_id)}::uuid[], ${rows.map((r) => r.seq)}::bigint[],
+      ${rows.map((r) => r.occurred_at.toISOString())}::timestamptz[], ${rows.map((r) => r.actor_sub)}::text[],
+      ${rows.map((r) => r.actor_name)}::text[], ${rows.map((r) => r.actor_role)}::text[],
+      ${rows.map((r) => r.actor_member_id)}::uuid[], ${rows.map((r) => r.on_behalf)}::boolean[],
+      ${rows.map((r) => r.action)}::text[], ${rows.map((r) => r.resource_type)}::text[],
+      ${rows.map((r) => r.resource_id)}::uuid[], ${rows.map((r) => r.reason)}::text[],
+      ${rows.map((r) => r.request_id)}::text[], ${rows.map((r) => r.prev_hash)}::text[], ${rows.map((r) => r.hash)}::text[])
+      as r(person_id, seq, occurred_at, actor_sub, actor_name, actor_role, actor_member_id, on_behalf, action, resource_type,
+        resource_id, reason, request_id, prev_hash, hash)`;
+}
+
+export interface HeadMove {
+  personId: string;
+  /** The head the entries were chained onto, and the access version the reads decided on. */
+  seen: { seq: number; hash: string };
+  accessVersion: number;
+  /** The head after the entries. */
+  next: { seq: number; hash: string };
+}
+
+/**
+ * One autocommit statement: moves each head only where it is still as seen (and the access
+ * version unchanged), and appends the entries of exactly those persons. Heads are locked in
+ * person order first, as everywhere, so statements running side by side cannot deadlock on them.
+ * Answers the persons whose entries were appended.
+ */
+export async function moveHeadsWhereTheyStand(db: Kysely<DB>, moves: HeadMove[], rows: AuditRow[]): Promise<Set<string>> {
+  const { rows: moved } = await sql<{ person_id: string }>`
+    with locked as materialized (
+      select person_id from person_sequences where person_id = any(${moves.map((m) => m.personId)}::uuid[])
+      order by person_id for update
+    ), moved as (
+      update person_sequences as s set audit_seq = v.audit_seq, audit_hash = v.audit_hash
+      from unnest(${moves.map((m) => m.personId)}::uuid[], ${moves.map((m) => m.seen.seq)}::bigint[],
+        ${moves.map((m) => m.seen.hash)}::text[], ${moves.map((m) => m.accessVersion)}::bigint[],
+        ${moves.map((m) => m.next.seq)}::bigint[], ${moves.map((m) => m.next.hash)}::text[])
+        as v(person_id, seen_seq, seen_hash, access_version, audit_seq, audit_hash)
+      where s.person_id = v.person_id and s.person_id in (select person_id from locked)
+        and s.audit_seq = v.seen_seq and s.audit_hash = v.seen_hash and s.access_version = v.access_version
+      returning s.person_id
+    ), appended as (
+      ${insertEntries(rows)} where person_id in (select person_id from moved)
+    )
+    select person_id from moved`.execute(db);
+  return new Set(moved.map((r) => r.person_id));
+}
+
+/** Locks the heads (in person order) and reads them with the persons' access versions. */
+export async function lockHeadsWithAccessVersions(trx: Transaction<DB>, personIds: string[]) {
+  const { rows } = await sql<ChainHead & { access_version: number }>`
+    select person_id, audit_seq, audit_hash, access_version from person_sequences
+    where person_id = any(${[...personIds].sort()}::uuid[]) order by person_id for update`.execute(trx);
+  return rows;
+}
+
+/** Appends entries and moves the heads (locked by the caller) in one statement. */
+export async function appendEntriesMovingHeads(trx: Transaction<DB>, rows: AuditRow[], heads: ChainHead[]): Promise<void> {
+  // A data-modifying WITH always runs to completion.
+  await sql`
+    with appended as (${insertEntries(rows)})
+    update person_sequences as s set audit_seq = v.audit_seq, audit_hash = v.audit_hash
+    from unnest(${heads.map((h) => h.person_id)}::uuid[], ${heads.map((h) => h.audit_seq)}::bigint[],
+      ${heads.map((h) => h.audit_hash)}::text[]) as v(person_id, audit_seq, audit_hash)
+    where s.person_id = v.person_id`.execute(trx);
+}
+
 /** The channel on which committed events are announced (payload: notifyPayload). */
 export const EVENTS_CHANNEL = 'kring_events';
 

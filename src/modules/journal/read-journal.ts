@@ -12,11 +12,17 @@
 // head the reads saw (or this journal last wrote) and moves the head only where it is still that
 // head. Persons whose head moved meanwhile (a write, another instance) are appended again in a
 // transaction that locks and reads their heads first.
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { DB } from '../../db/types.js';
 import { inTransaction, isRetryable } from '../../db/transaction.js';
 import type { AccessContext } from '../access/access.types.js';
-import { appendJournal, chainAuditRows, type ChainHead } from './journal.repository.js';
+import {
+  appendEntriesMovingHeads,
+  appendJournal,
+  chainAuditRows,
+  lockHeadsWithAccessVersions,
+  moveHeadsWhereTheyStand,
+} from './journal.repository.js';
 import type { AuditRecord, JournalContext } from './journal.types.js';
 
 /** What a read's work function calls to record its audit entries, with the access context it decided on. */
@@ -45,23 +51,6 @@ const OPTIMISTIC_ATTEMPTS = 2;
 const REMEMBERED_HEADS = 10_000;
 
 type Item = { record: AuditRecord; context: JournalContext };
-type AuditRow = ReturnType<typeof chainAuditRows>[number];
-
-/** One statement appending entries (as unnest arrays: one statement text whatever their number). */
-function insertEntries(rows: AuditRow[]) {
-  return sql`insert into audit_entries (person_id, seq, occurred_at, actor_sub, actor_name, actor_role, actor_member_id,
-      on_behalf, action, resource_type, resource_id, reason, request_id, prev_hash, hash)
-    select * from unnest(${rows.map((r) => r.person_id)}::uuid[], ${rows.map((r) => r.seq)}::bigint[],
-      ${rows.map((r) => r.occurred_at.toISOString())}::timestamptz[], ${rows.map((r) => r.actor_sub)}::text[],
-      ${rows.map((r) => r.actor_name)}::text[], ${rows.map((r) => r.actor_role)}::text[],
-      ${rows.map((r) => r.actor_member_id)}::uuid[], ${rows.map((r) => r.on_behalf)}::boolean[],
-      ${rows.map((r) => r.action)}::text[], ${rows.map((r) => r.resource_type)}::text[],
-      ${rows.map((r) => r.resource_id)}::uuid[], ${rows.map((r) => r.reason)}::text[],
-      ${rows.map((r) => r.request_id)}::text[], ${rows.map((r) => r.prev_hash)}::text[], ${rows.map((r) => r.hash)}::text[])
-      as r(person_id, seq, occurred_at, actor_sub, actor_name, actor_role, actor_member_id, on_behalf, action, resource_type,
-        resource_id, reason, request_id, prev_hash, hash)`;
-}
-
 export function createReadJournal(db: Kysely<DB>, options: ReadJournalOptions = {}) {
   const maxBatch = options.maxBatch ?? 256;
   const maxConcurrent = options.maxConcurrentBatches ?? 2;
@@ -130,33 +119,24 @@ export function createReadJournal(db: Kysely<DB>, options: ReadJournalOptions = 
 
     const heads = new Map(guesses.map((g) => [g.personId, { person_id: g.personId, audit_seq: g.head.seq, audit_hash: g.head.hash }]));
     const rows = chainAuditRows(heads, guesses.flatMap((g) => g.reads.flatMap((p) => p.records.map((record) => ({ record, context: p.context })))));
-    let moved: Array<{ person_id: string }>;
+    let moved: Set<string>;
     try {
-      // Heads are locked in person order first (as everywhere), so batches running side by side
-      // cannot deadlock on them; then moved only where still as seen.
-      ({ rows: moved } = await sql<{ person_id: string }>`
-        with locked as materialized (
-          select person_id from person_sequences where person_id = any(${guesses.map((g) => g.personId)}::uuid[])
-          order by person_id for update
-        ), moved as (
-          update person_sequences as s set audit_seq = v.audit_seq, audit_hash = v.audit_hash
-          from unnest(${guesses.map((g) => g.personId)}::uuid[], ${guesses.map((g) => g.head.seq)}::bigint[],
-            ${guesses.map((g) => g.head.hash)}::text[], ${guesses.map((g) => g.accessVersion)}::bigint[],
-            ${guesses.map((g) => heads.get(g.personId)!.audit_seq)}::bigint[], ${guesses.map((g) => heads.get(g.personId)!.audit_hash)}::text[])
-            as v(person_id, seen_seq, seen_hash, access_version, audit_seq, audit_hash)
-          where s.person_id = v.person_id and s.person_id in (select person_id from locked)
-            and s.audit_seq = v.seen_seq and s.audit_hash = v.seen_hash and s.access_version = v.access_version
-          returning s.person_id
-        ), appended as (
-          ${insertEntries(rows)} where person_id in (select person_id from moved)
-        )
-        select person_id from moved`.execute(db));
+      moved = await moveHeadsWhereTheyStand(
+        db,
+        guesses.map((g) => ({
+          personId: g.personId,
+          seen: g.head,
+          accessVersion: g.accessVersion,
+          next: { seq: heads.get(g.personId)!.audit_seq, hash: heads.get(g.personId)!.audit_hash },
+        })),
+        rows,
+      );
     } catch (error) {
       // A deadlock or serialization failure rolled the statement back: append under locks instead.
       if (!isRetryable(error)) throw error;
-      moved = [];
+      moved = new Set();
     }
-    const done = new Set(moved.map((r) => r.person_id));
+    const done = moved;
     for (const g of guesses) {
       if (done.has(g.personId)) {
         const head = heads.get(g.personId)!;
@@ -175,22 +155,14 @@ export function createReadJournal(db: Kysely<DB>, options: ReadJournalOptions = 
     const confirmed = await inTransaction(db, async (trx) => {
       const personIds = [...new Set(batch.map((p) => p.personId))].sort();
       // Sorted lock order, as appendJournal: batches and writes never deadlock on heads.
-      const { rows: heads } = await sql<ChainHead & { access_version: number }>`
-        select person_id, audit_seq, audit_hash, access_version from person_sequences
-        where person_id = any(${personIds}::uuid[]) order by person_id for update`.execute(trx);
+      const heads = await lockHeadsWithAccessVersions(trx, personIds);
       const state = new Map(heads.map((h) => [h.person_id, { ...h }]));
       const current = batch.map((p) => p.accessVersion !== undefined && state.get(p.personId)?.access_version === p.accessVersion);
       const items: Item[] = batch.flatMap((p, i) => (current[i] ? p.records.map((record) => ({ record, context: p.context })) : []));
       if (items.length > 0) {
         const rows = chainAuditRows(state, items);
         const moved = [...new Map(rows.map((r) => [r.person_id, state.get(r.person_id)!])).values()];
-        // One statement appends the entries and moves the heads (a data-modifying WITH always runs).
-        await sql`
-          with appended as (${insertEntries(rows)})
-          update person_sequences as s set audit_seq = v.audit_seq, audit_hash = v.audit_hash
-          from unnest(${moved.map((h) => h.person_id)}::uuid[], ${moved.map((h) => h.audit_seq)}::bigint[],
-            ${moved.map((h) => h.audit_hash)}::text[]) as v(person_id, audit_seq, audit_hash)
-          where s.person_id = v.person_id`.execute(trx);
+        await appendEntriesMovingHeads(trx, rows, moved);
         return { current, moved };
       }
       return { current, moved: [] };

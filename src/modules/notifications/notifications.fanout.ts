@@ -1,5 +1,5 @@
 // Fan-out of one committed event into the inboxes of the people it concerns (R21): called by the dispatcher.
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { DB } from '../../db/types.js';
 import { newId } from '../../lib/ids.js';
 import { mayReceiveEvent } from '../access/access.policy.js';
@@ -54,7 +54,7 @@ export async function recordNotifications(trx: Kysely<DB>, eventOrEvents: EventR
     if (candidates.length > 0) told.push({ event, data, candidates });
   }
   if (told.length === 0) return;
-  const causedBy = await eventActorSubsOf(trx, told);
+  const causedBy = await repo.eventActorSubs(trx, told);
 
   // Per event, each login once (the first reason wins), never the one who caused it.
   const pairs = told.flatMap(({ event, data, candidates }) => {
@@ -108,39 +108,6 @@ function memoizedLookups(db: Kysely<DB>) {
       return members.get(personId)!;
     },
   };
-}
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/**
- * The logins that caused each event (by event id), as repo.eventActorSubs decides it for one: the
- * actors of the audit entries that recorded a write of the same resource (or of the member it is
- * about) for the same person at the same moment; for many events in one query.
- */
-async function eventActorSubsOf(db: Kysely<DB>, items: Array<{ event: EventRow; data: Record<string, unknown> }>): Promise<Map<string, Set<string>>> {
-  const refs = items.flatMap(({ event, data }) => {
-    const resourceType = text(data.resourceType);
-    const resourceId = text(data.resourceId);
-    const memberId = text(data.memberId);
-    const resource = resourceType !== undefined && resourceId !== undefined && UUID.test(resourceId);
-    const member = memberId !== undefined && UUID.test(memberId);
-    if (!resource && !member) return [];
-    return [{ event, resourceType: resource ? resourceType! : null, resourceId: resource ? resourceId! : null, memberId: member ? memberId! : null }];
-  });
-  const causedBy = new Map<string, Set<string>>();
-  if (refs.length === 0) return causedBy;
-  const { rows } = await sql<{ event_id: string; actor_sub: string }>`
-    select distinct v.event_id, a.actor_sub
-    from unnest(${refs.map((r) => r.event.event_id)}::uuid[], ${refs.map((r) => r.event.person_id)}::uuid[],
-      ${refs.map((r) => r.event.occurred_at.toISOString())}::timestamptz[], ${refs.map((r) => r.resourceType)}::text[],
-      ${refs.map((r) => r.resourceId)}::uuid[], ${refs.map((r) => r.memberId)}::uuid[])
-      as v(event_id, person_id, occurred_at, resource_type, resource_id, member_id)
-    join audit_entries a on a.person_id = v.person_id and a.occurred_at = v.occurred_at
-    where a.action not in ('read', 'list')
-      and ((v.resource_id is not null and a.resource_type = v.resource_type and a.resource_id = v.resource_id)
-        or (v.member_id is not null and a.resource_type = 'member' and a.resource_id = v.member_id))`.execute(db);
-  for (const row of rows) causedBy.set(row.event_id, (causedBy.get(row.event_id) ?? new Set()).add(row.actor_sub));
-  return causedBy;
 }
 
 /** Who an event may concern, before consent is checked; see the README for the rules. */

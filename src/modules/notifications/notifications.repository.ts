@@ -17,36 +17,43 @@ export async function insertNotifications(db: Kysely<DB>, rows: Insertable<Notif
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+const text = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
+
 /**
- * The logins that caused an event: the actors of the audit entries that recorded a write of the
- * same resource (or of the member it is about) for the same person at the same moment. Events
- * carry no actor (they are thin and go to many receivers); the audit entry written beside them does.
+ * The logins that caused each event (by event id): the actors of the audit entries that recorded
+ * a write of the same resource (or of the member it is about) for the same person at the same
+ * moment, for many events in one query. Events carry no actor (they are thin and go to many
+ * receivers); the audit entry written beside them does.
  */
 export async function eventActorSubs(
   db: Kysely<DB>,
-  event: Pick<EventRow, 'person_id' | 'occurred_at'>,
-  about: { resourceType?: string; resourceId?: string; memberId?: string },
-): Promise<string[]> {
-  const { resourceType, resourceId, memberId } = about;
-  const resource = resourceType !== undefined && resourceId !== undefined && UUID.test(resourceId);
-  const member = memberId !== undefined && UUID.test(memberId);
-  if (!resource && !member) return [];
-  const rows = await db
-    .selectFrom('audit_entries')
-    .select('actor_sub')
-    .distinct()
-    .where('person_id', '=', event.person_id)
-    .where('occurred_at', '=', event.occurred_at)
-    .where('action', 'not in', ['read', 'list'])
-    .where((eb) =>
-      eb.or([
-        ...(resource ? [eb.and([eb('resource_type', '=', resourceType!), eb('resource_id', '=', resourceId!)])] : []),
-        ...(member ? [eb.and([eb('resource_type', '=', 'member'), eb('resource_id', '=', memberId!)])] : []),
-      ]),
-    )
-    .execute();
-  return rows.map((r) => r.actor_sub);
+  items: Array<{ event: EventRow; data: Record<string, unknown> }>,
+): Promise<Map<string, Set<string>>> {
+  const refs = items.flatMap(({ event, data }) => {
+    const resourceType = text(data.resourceType);
+    const resourceId = text(data.resourceId);
+    const memberId = text(data.memberId);
+    const resource = resourceType !== undefined && resourceId !== undefined && UUID.test(resourceId);
+    const member = memberId !== undefined && UUID.test(memberId);
+    if (!resource && !member) return [];
+    return [{ event, resourceType: resource ? resourceType! : null, resourceId: resource ? resourceId! : null, memberId: member ? memberId! : null }];
+  });
+  const causedBy = new Map<string, Set<string>>();
+  if (refs.length === 0) return causedBy;
+  const { rows } = await sql<{ event_id: string; actor_sub: string }>`
+    select distinct v.event_id, a.actor_sub
+    from unnest(${refs.map((r) => r.event.event_id)}::uuid[], ${refs.map((r) => r.event.person_id)}::uuid[],
+      ${refs.map((r) => r.event.occurred_at.toISOString())}::timestamptz[], ${refs.map((r) => r.resourceType)}::text[],
+      ${refs.map((r) => r.resourceId)}::uuid[], ${refs.map((r) => r.memberId)}::uuid[])
+      as v(event_id, person_id, occurred_at, resource_type, resource_id, member_id)
+    join audit_entries a on a.person_id = v.person_id and a.occurred_at = v.occurred_at
+    where a.action not in ('read', 'list')
+      and ((v.resource_id is not null and a.resource_type = v.resource_type and a.resource_id = v.resource_id)
+        or (v.member_id is not null and a.resource_type = 'member' and a.resource_id = v.member_id))`.execute(db);
+  for (const row of rows) causedBy.set(row.event_id, (causedBy.get(row.event_id) ?? new Set()).add(row.actor_sub));
+  return causedBy;
 }
+
 
 export interface MemberLogin {
   member_id: string;

@@ -1,8 +1,7 @@
 // GET overview: person, active team, life goals with their care goals, open tasks and the latest
 // notes, each filtered by the caller's scopes, in a fixed number of queries whatever the plan's size:
 // the access query, then one statement nesting the same queries the /v1 lists run, as JSON.
-import type { AliasedExpression, Kysely } from 'kysely';
-import { jsonArrayFrom } from 'kysely/helpers/postgres';
+import type { Kysely } from 'kysely';
 import type { DB } from '../../db/types.js';
 import type { Clock, RequestContext } from '../../lib/context.js';
 import { forbidden, notFound } from '../../lib/errors.js';
@@ -10,36 +9,16 @@ import { auditActorFor, controls, memberIdsOf, noteFilter, strongestRelation } f
 import { loadAccessContext } from '../access/access.repository.js';
 import { permits } from '../access/access.service.js';
 import type { Category } from '../access/access.types.js';
-import { careGoalsQuery, lifeGoalsQuery, type CareGoalRow, type LifeGoalRow } from '../goals/goals.repository.js';
 import { careGoalRowToCareGoal, lifeGoalRowToLifeGoal } from '../goals/goals.service.js';
-import { notesQuery, type NoteRow } from '../notes/notes.repository.js';
-import { noteRowToNote } from '../notes/notes.service.js';
-import { personRowToPerson, type PersonRow } from '../persons/persons.repository.js';
-import { OPEN_STATUSES, tasksQuery, type TaskRow } from '../tasks/tasks.repository.js';
-import { taskRowToTask } from '../tasks/tasks.service.js';
-import { membersQuery, type MemberRow } from '../team/team.repository.js';
-import { memberRowToTeamMember } from '../team/team.service.js';
-import type { Overview } from './overview.schemas.js';
 import type { ReadJournal } from '../journal/read-journal.js';
+import { noteRowToNote } from '../notes/notes.service.js';
+import { personRowToPerson } from '../persons/persons.repository.js';
+import { taskRowToTask } from '../tasks/tasks.service.js';
+import { memberRowToTeamMember } from '../team/team.service.js';
+import { loadOverviewParts } from './overview.repository.js';
+import type { Overview } from './overview.schemas.js';
 
 const LIMITS = { team: 200, lifeGoals: 200, careGoals: 1000, openTasks: 200, latestNotes: 20 };
-
-// JSON carries timestamps as text: the columns the row mappers read as dates, per part.
-const TIMESTAMPS = {
-  person: ['claimed_at', 'created_at', 'updated_at'],
-  team: ['grant_valid_until', 'grant_revoked_at', 'invited_at', 'joined_at', 'ended_at', 'updated_at'],
-  lifeGoals: ['created_at', 'updated_at'],
-  careGoals: ['created_at', 'updated_at'],
-  openTasks: ['due_at', 'completed_at', 'created_at', 'updated_at'],
-  latestNotes: ['retracted_at', 'created_at', 'updated_at'],
-} as const;
-type Part = keyof typeof TIMESTAMPS;
-
-function revive<T>(rows: Array<Record<string, unknown>> | undefined, part: Part): T[] | undefined {
-  if (!rows) return undefined;
-  for (const row of rows) for (const column of TIMESTAMPS[part]) if (typeof row[column] === 'string') row[column] = new Date(row[column]);
-  return rows as T[];
-}
 
 export function createOverviewService({ db, clock, reads }: { db: Kysely<DB>; clock: Clock; reads: ReadJournal }) {
   return {
@@ -55,22 +34,14 @@ export function createOverviewService({ db, clock, reads }: { db: Kysely<DB>; cl
         if (!(['profile', 'team', 'goals', 'tasks'] as const).some(can) && notes?.kind !== 'visible') {
           throw forbidden('Your access to this plan does not include any part of its overview.');
         }
-        const parts: Array<AliasedExpression<unknown, Part>> = [];
-        if (can('profile')) parts.push(jsonArrayFrom(reader.selectFrom('persons').selectAll().where('person_id', '=', personId)).as('person'));
-        if (can('team')) parts.push(jsonArrayFrom(membersQuery(reader, personId, { includeEnded: false, limit: LIMITS.team + 1 })).as('team'));
-        if (can('goals')) {
-          parts.push(jsonArrayFrom(lifeGoalsQuery(reader, personId, { limit: LIMITS.lifeGoals + 1 })).as('lifeGoals'));
-          parts.push(jsonArrayFrom(careGoalsQuery(reader, personId, { limit: LIMITS.careGoals })).as('careGoals'));
-        }
-        if (can('tasks')) parts.push(jsonArrayFrom(tasksQuery(reader, personId, { status: OPEN_STATUSES, limit: LIMITS.openTasks + 1 })).as('openTasks'));
-        if (notes?.kind === 'visible') parts.push(jsonArrayFrom(notesQuery(reader, personId, notes, { limit: LIMITS.latestNotes })).as('latestNotes'));
-        const found = (await reader.selectNoFrom(parts).executeTakeFirstOrThrow()) as Partial<Record<Part, Array<Record<string, unknown>>>>;
-        const personRow = revive<PersonRow>(found.person, 'person')?.[0];
-        const memberRows = revive<MemberRow>(found.team, 'team');
-        const lifeGoalRows = revive<LifeGoalRow>(found.lifeGoals, 'lifeGoals');
-        const careGoalRows = revive<CareGoalRow>(found.careGoals, 'careGoals');
-        const taskRows = revive<TaskRow>(found.openTasks, 'openTasks');
-        const noteRows = revive<NoteRow>(found.latestNotes, 'latestNotes');
+        const found = await loadOverviewParts(reader, personId, {
+          person: can('profile'),
+          team: can('team') ? LIMITS.team + 1 : null,
+          goals: can('goals') ? { lifeGoals: LIMITS.lifeGoals + 1, careGoals: LIMITS.careGoals } : null,
+          openTasks: can('tasks') ? LIMITS.openTasks + 1 : null,
+          latestNotes: notes?.kind === 'visible' ? { filter: notes, limit: LIMITS.latestNotes } : null,
+        });
+        const { person: personRow, team: memberRows, lifeGoals: lifeGoalRows, careGoals: careGoalRows, openTasks: taskRows, latestNotes: noteRows } = found;
         const truncated: Overview['truncated'] = [];
         const cut = <T>(rows: T[], limit: number, part: Overview['truncated'][number]) => {
           if (rows.length <= limit) return rows;

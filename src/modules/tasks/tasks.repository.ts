@@ -1,6 +1,7 @@
 // SQL for tasks: one plan's tasks, and the open tasks assigned to a caller across plans.
 import { sql, type Insertable, type Kysely, type Selectable, type Updateable } from 'kysely';
 import type { DB, Tasks } from '../../db/types.js';
+import { readingMemberships } from '../access/access.repository.js';
 import type { Actor } from '../access/access.types.js';
 
 export type TaskRow = Selectable<Tasks> & {
@@ -98,26 +99,8 @@ export async function careGoalExists(db: Kysely<DB>, personId: string, careGoalI
   return row !== undefined;
 }
 
-/**
- * The caller's active memberships whose grant is in force now and holds a tasks scope: the same
- * rule as the access policy, applied in SQL so that lists filter inside the database. The policy
- * stays the judge: the service keeps only plans where it allows reading tasks.
- */
-function taskReadingMemberships(db: Kysely<DB>, actor: Actor, now: Date) {
-  return db
-    .selectFrom('care_team_members as m')
-    .where('m.status', '=', 'active')
-    .where('m.ended_at', 'is', null)
-    .where('m.grant_revoked_at', 'is', null)
-    .where((eb) => eb.or([eb('m.grant_valid_until', 'is', null), eb('m.grant_valid_until', '>', now)]))
-    .where(sql<boolean>`m.scopes && ${['tasks:read', 'tasks:write']}::text[]`)
-    .where((eb) => {
-      const own = eb.and([eb('m.kind', '<>', 'organisation'), eb('m.user_sub', '=', actor.sub)]);
-      return actor.org === undefined
-        ? own
-        : eb.or([own, eb.and([eb('m.kind', '=', 'organisation'), eb('m.organisation_id', '=', actor.org)])]);
-    });
-}
+// The caller's memberships that may read tasks: the policy's rule in SQL, from the access module.
+const taskReadingMemberships = (db: Kysely<DB>, actor: Actor, now: Date) => readingMemberships(db, actor, now, 'tasks');
 
 /** The persons in whose plans the caller, as a member able to read tasks, has open tasks. */
 export async function personsWithMyOpenTasks(db: Kysely<DB>, actor: Actor, now: Date): Promise<string[]> {

@@ -97,7 +97,7 @@ export function memberRowToTeamMember(row: repo.MemberRow, showGrant: boolean, n
   };
 }
 
-function grantRowToGrantRecord(row: repo.GrantRow & { member_display_name: string }): GrantRecord {
+export function grantRowToGrantRecord(row: repo.GrantRow & { member_display_name: string }): GrantRecord {
   return {
     id: row.grant_id,
     grantId: row.grant_id,

@@ -1,0 +1,60 @@
+// SQL for the overview: one statement nesting the queries the /v1 lists run, each as a JSON array.
+import type { AliasedExpression, Kysely } from 'kysely';
+import { jsonArrayFrom } from 'kysely/helpers/postgres';
+import type { DB } from '../../db/types.js';
+import type { NoteFilter } from '../access/access.policy.js';
+import { careGoalsQuery, lifeGoalsQuery, type CareGoalRow, type LifeGoalRow } from '../goals/goals.repository.js';
+import { notesQuery, type NoteRow } from '../notes/notes.repository.js';
+import type { PersonRow } from '../persons/persons.repository.js';
+import { OPEN_STATUSES, tasksQuery, type TaskRow } from '../tasks/tasks.repository.js';
+import { membersQuery, type MemberRow } from '../team/team.repository.js';
+
+// JSON carries timestamps as text: the columns the row mappers read as dates, per part.
+const TIMESTAMPS = {
+  person: ['claimed_at', 'created_at', 'updated_at'],
+  team: ['grant_valid_until', 'grant_revoked_at', 'invited_at', 'joined_at', 'ended_at', 'updated_at'],
+  lifeGoals: ['created_at', 'updated_at'],
+  careGoals: ['created_at', 'updated_at'],
+  openTasks: ['due_at', 'completed_at', 'created_at', 'updated_at'],
+  latestNotes: ['retracted_at', 'created_at', 'updated_at'],
+} as const;
+type Part = keyof typeof TIMESTAMPS;
+
+function revive<T>(rows: Array<Record<string, unknown>> | undefined, part: Part): T[] | undefined {
+  if (!rows) return undefined;
+  for (const row of rows) for (const column of TIMESTAMPS[part]) if (typeof row[column] === 'string') row[column] = new Date(row[column]);
+  return rows as T[];
+}
+
+/** Which parts to load (the caller's access decided them) and how many rows of each at most. */
+export interface OverviewParts {
+  person: boolean;
+  team: number | null;
+  goals: { lifeGoals: number; careGoals: number } | null;
+  openTasks: number | null;
+  latestNotes: { filter: NoteFilter; limit: number } | null;
+}
+
+/** The wanted parts of a person's plan in one statement; a part not wanted is undefined. */
+export async function loadOverviewParts(db: Kysely<DB>, personId: string, wanted: OverviewParts) {
+  const parts: Array<AliasedExpression<unknown, Part>> = [];
+  if (wanted.person) parts.push(jsonArrayFrom(db.selectFrom('persons').selectAll().where('person_id', '=', personId)).as('person'));
+  if (wanted.team !== null) parts.push(jsonArrayFrom(membersQuery(db, personId, { includeEnded: false, limit: wanted.team })).as('team'));
+  if (wanted.goals) {
+    parts.push(jsonArrayFrom(lifeGoalsQuery(db, personId, { limit: wanted.goals.lifeGoals })).as('lifeGoals'));
+    parts.push(jsonArrayFrom(careGoalsQuery(db, personId, { limit: wanted.goals.careGoals })).as('careGoals'));
+  }
+  if (wanted.openTasks !== null) parts.push(jsonArrayFrom(tasksQuery(db, personId, { status: OPEN_STATUSES, limit: wanted.openTasks })).as('openTasks'));
+  if (wanted.latestNotes) {
+    parts.push(jsonArrayFrom(notesQuery(db, personId, wanted.latestNotes.filter, { limit: wanted.latestNotes.limit })).as('latestNotes'));
+  }
+  const found = (await db.selectNoFrom(parts).executeTakeFirstOrThrow()) as Partial<Record<Part, Array<Record<string, unknown>>>>;
+  return {
+    person: revive<PersonRow>(found.person, 'person')?.[0],
+    team: revive<MemberRow>(found.team, 'team'),
+    lifeGoals: revive<LifeGoalRow>(found.lifeGoals, 'lifeGoals'),
+    careGoals: revive<CareGoalRow>(found.careGoals, 'careGoals'),
+    openTasks: revive<TaskRow>(found.openTasks, 'openTasks'),
+    latestNotes: revive<NoteRow>(found.latestNotes, 'latestNotes'),
+  };
+}
