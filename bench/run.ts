@@ -632,35 +632,30 @@ async function main(): Promise<void> {
 
   const env = { DATABASE_URL: url, DATABASE_POOL_SIZE: String(POOL_SIZE) };
   const baseline = startServer('baseline server', 'bench/baseline-server.ts', { ...env, PORT: String(BASELINE_PORT) });
-  const service = startServer('service', 'src/server.ts', {
+  // The service and its unaudited twin run with the same settings; only the service migrates.
+  const serviceEnv = {
     ...env,
-    PORT: String(SERVICE_PORT),
     HOST: '127.0.0.1',
     NODE_ENV: 'production',
     JWT_SECRET: secret,
     LOG_LEVEL: 'warn',
     DISPATCHER_ENABLED: 'false',
     RATE_LIMIT_PER_MINUTE: '1000000000',
-    MIGRATE_ON_START: 'true',
-  }, args.profile ? ['--cpu-prof', '--cpu-prof-dir=bench/profiles'] : []);
-  const unaudited = startServer('unaudited service', 'bench/unaudited-server.ts', {
-    ...env,
-    PORT: String(UNAUDITED_PORT),
-    HOST: '127.0.0.1',
-    NODE_ENV: 'production',
-    JWT_SECRET: secret,
-    LOG_LEVEL: 'warn',
-    DISPATCHER_ENABLED: 'false',
-    RATE_LIMIT_PER_MINUTE: '1000000000',
-    MIGRATE_ON_START: 'false',
-  });
+  };
+  const service = startServer(
+    'service',
+    'src/server.ts',
+    { ...serviceEnv, PORT: String(SERVICE_PORT), MIGRATE_ON_START: 'true' },
+    args.profile ? ['--cpu-prof', '--cpu-prof-dir=bench/profiles'] : [],
+  );
+  const unaudited = startServer('unaudited service', 'bench/unaudited-server.ts', { ...serviceEnv, PORT: String(UNAUDITED_PORT), MIGRATE_ON_START: 'false' });
   const servers = { service, baseline, unaudited } as const;
   const ports = { service: SERVICE_PORT, baseline: BASELINE_PORT, unaudited: UNAUDITED_PORT } as const;
   const results: Measured[] = [];
   try {
     await waitReady(baseline, `http://127.0.0.1:${BASELINE_PORT}/health/ready`);
     await waitReady(service, `http://127.0.0.1:${SERVICE_PORT}/health/ready`);
-    // Started after the service has migrated the database.
+    // Ready once the service has migrated: the twin answers requests only after that.
     await waitReady(unaudited, `http://127.0.0.1:${UNAUDITED_PORT}/health/ready`);
     const all = scenarios(data, pkRows.map((r) => r.person_id as string));
     const picked = args.only ? all.filter((s) => s.server === 'baseline' || s.name.includes(args.only!)) : all;
