@@ -353,9 +353,11 @@ from (
 window w as (partition by person_id order by seq)`;
 
 const OUTBOX = `
-insert into outbox_events (person_id, seq, event_id, type, occurred_at, data, dispatched_at)
+insert into outbox_events (person_id, seq, event_id, type, occurred_at, data, dispatched_at, writer_xid)
 select pg_temp.pid(h.p), row_number() over (partition by h.p order by h.at, h.resource_type, h.k),
-  pg_temp.uid(pg_temp.ms(h.at), 'e' || h.resource_id || '.' || h.k), h.event_type, h.at, h.data, h.at
+  pg_temp.uid(pg_temp.ms(h.at), 'e' || h.resource_id || '.' || h.k), h.event_type, h.at, h.data, h.at,
+  -- history: before any live stream (the stream sequencer numbers what is written from now on)
+  null
 from batch_happenings h
 where h.event_type is not null`;
 

@@ -12,7 +12,7 @@ const TS_TYPES: Record<string, string> = {
   uuid: 'string', text: 'string', varchar: 'string', bpchar: 'string', citext: 'string',
   int2: 'number', int4: 'number', int8: 'number', float4: 'number', float8: 'number', numeric: 'string',
   bool: 'boolean', timestamptz: 'Date', timestamp: 'Date', date: 'string',
-  json: 'Json', jsonb: 'Json', bytea: 'Buffer', inet: 'string', interval: 'string',
+  json: 'Json', jsonb: 'Json', bytea: 'Buffer', inet: 'string', interval: 'string', xid8: 'string', pg_snapshot: 'string',
 };
 
 interface ColumnRow { table_name: string; column_name: string; udt_name: string; is_nullable: string; column_default: string | null; is_identity: string; identity_generation: string | null }

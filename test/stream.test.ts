@@ -3,6 +3,7 @@ import { request, type IncomingMessage } from 'node:http';
 import { sql } from 'kysely';
 import t from 'tap';
 import { createDatabase } from '../src/db/database.js';
+import { appendJournal } from '../src/modules/journal/journal.repository.js';
 import { buildTestApp } from './helpers/app.js';
 import { usingPostgres, type TestDatabase } from './helpers/database.js';
 import { citizenWithPlan, type Caller } from './helpers/factories.js';
@@ -245,4 +246,47 @@ t.test('an event written through one instance arrives on another instance\'s str
   t.equal(goal.statusCode, 201);
   await stream.waitFor('the event from the other instance', () => stream.events().some((e) => e.data.resourceId === goal.json().id));
   t.match(stream.events().at(-1), { type: 'life_goal.created', personId: plan.person.id });
+});
+
+t.test('a resume id never skips an event whose transaction committed after a later one', { skip: usingPostgres() ? false : 'needs two transactions at once (DATABASE_URL): PGlite runs one at a time' }, async (t) => {
+  const { app, base, database } = await listeningApp(t);
+  const side = await createDatabase({ kind: 'postgres', url: database.url!, poolSize: 2 });
+  t.teardown(() => side.close());
+  const first = await citizenWithPlan(app);
+  const second = await citizenWithPlan(app);
+  const carer = await joinedCarer(app, first.who, first.person.id, ['goals:read']);
+  const invitation = await inviteMember(app, second.who, second.person.id, { kind: 'informal_carer', displayName: 'Mieke', scopes: ['goals:read'] });
+  await accept(app, carer.who, invitation.inviteCode);
+
+  const stream = openStream(base, carer.who);
+  await stream.response;
+  await stream.waitFor('the first id', () => stream.lastId() !== undefined);
+
+  // A writer whose event is inserted first (the smaller outbox position) but commits last.
+  const slowGoalId = '0b7d3c1e-4f57-4a43-9d1e-4c8f6b1f0a11';
+  let inserted!: () => void;
+  let commit!: () => void;
+  const insertedYet = new Promise<void>((resolve) => (inserted = resolve));
+  const slowWriter = side.db.transaction().execute(async (trx) => {
+    await appendJournal(trx, { now: new Date() }, [], [
+      { personId: first.person.id, type: 'life_goal.updated', data: { resourceType: 'life_goal', resourceId: slowGoalId, version: 2 } },
+    ]);
+    inserted();
+    await new Promise<void>((resolve) => (commit = resolve));
+  });
+  await insertedYet;
+  const fast = await app.inject({ method: 'POST', url: `/v1/persons/${second.person.id}/life-goals`, headers: second.who.headers, payload: { title: 'Sneller' } });
+  t.equal(fast.statusCode, 201);
+  await stream.waitFor('the later write', () => stream.events().some((e) => e.data.resourceId === fast.json().id));
+  t.notOk(stream.events().some((e) => e.data.resourceId === slowGoalId), 'the slow write is not visible yet');
+  const resumeFrom = stream.lastId()!;
+  stream.close();
+
+  commit();
+  await slowWriter;
+  const resumed = openStream(base, carer.who, { 'last-event-id': resumeFrom });
+  t.teardown(resumed.close);
+  await resumed.response;
+  await resumed.waitFor('the slow write', () => resumed.events().some((e) => e.data.resourceId === slowGoalId));
+  t.same(resumed.events().map((e) => e.data.resourceId), [slowGoalId], 'exactly the event that committed after the cursor was handed out');
 });

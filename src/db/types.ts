@@ -89,6 +89,12 @@ export interface EmergencyAccesses {
   expires_at: Date;
 }
 
+export interface EventStream {
+  person_id: string;
+  seq: number;
+  stream_position: number;
+}
+
 export interface Grants {
   person_id: string;
   grant_id: string;
@@ -213,6 +219,7 @@ export interface OutboxEvents {
   data: Json;
   position: GeneratedAlways<number>;
   dispatched_at: Date | null;
+  writer_xid: Generated<string | null>;
 }
 
 export interface PersonIdentifiers {
@@ -279,6 +286,12 @@ export interface ResourceVersions {
   changed_by_role: string;
   changed_by_member_id: string | null;
   changed_at: Date;
+}
+
+export interface StreamSequencer {
+  singleton: Generated<boolean>;
+  last_position: number;
+  seen: string;
 }
 
 export interface Subscriptions {
@@ -353,6 +366,7 @@ export interface DB {
   care_goals: CareGoals;
   care_team_members: CareTeamMembers;
   emergency_accesses: EmergencyAccesses;
+  event_stream: EventStream;
   grants: Grants;
   idempotency_keys: IdempotencyKeys;
   invitation_codes: InvitationCodes;
@@ -368,6 +382,7 @@ export interface DB {
   persons: Persons;
   representatives: Representatives;
   resource_versions: ResourceVersions;
+  stream_sequencer: StreamSequencer;
   subscriptions: Subscriptions;
   tasks: Tasks;
   webhook_attempts: WebhookAttempts;

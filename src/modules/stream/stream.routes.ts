@@ -3,7 +3,8 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { requestContext } from '../../http/request-context.js';
 import { problemResponses } from '../../http/schemas.js';
-import { decodeStreamCursor, type StreamService } from './stream.service.js';
+import { PROBLEM_BASE, PROBLEM_CONTENT_TYPE } from '../../http/problem.js';
+import { decodeStreamCursor, RETRY_MS, type StreamService } from './stream.service.js';
 
 /** Bytes a slow client may leave unread before its stream is ended (it resumes with Last-Event-ID). */
 const MAX_BUFFERED_BYTES = 1024 * 1024;
@@ -40,7 +41,7 @@ export const streamRoutes: FastifyPluginAsyncZod<{ stream: StreamService }> = as
           description: 'An endless text/event-stream of `id`, `event` and `data` lines (data: an Event as JSON).',
           content: { 'text/event-stream': { schema: z.string() } },
         },
-        ...problemResponses(400, 401, 429),
+        ...problemResponses(400, 401, 429, 503),
       },
     },
     handler: async (request, reply) => {
@@ -51,7 +52,7 @@ export const streamRoutes: FastifyPluginAsyncZod<{ stream: StreamService }> = as
       const res = reply.raw;
       // Hijacked: the headers set so far (helmet, rate limit) are written here, not by fastify.
       const set = Object.entries(reply.getHeaders()).filter((entry): entry is [string, string | number | string[]] => entry[1] !== undefined);
-      res.writeHead(200, {
+      const headers = {
         ...Object.fromEntries(set),
         'x-request-id': request.id,
         'content-type': 'text/event-stream; charset=utf-8',
@@ -59,14 +60,22 @@ export const streamRoutes: FastifyPluginAsyncZod<{ stream: StreamService }> = as
         connection: 'keep-alive',
         // Proxies (nginx) must pass each event on at once, not buffer the response.
         'x-accel-buffering': 'no',
-      });
-      res.flushHeaders();
+      };
+      // The response starts with the stream's first frame (its starting id): whatever the client
+      // writes once it sees the response is after that point and reaches it.
+      const startResponse = () => {
+        if (!res.headersSent) res.writeHead(200, headers);
+      };
       const sink = {
         write: (chunk: string) => {
+          startResponse();
           res.write(chunk);
           return res.writableLength <= MAX_BUFFERED_BYTES;
         },
-        end: () => res.end(),
+        end: () => {
+          startResponse();
+          res.end();
+        },
       };
       let close: (() => void) | undefined;
       let expiry: NodeJS.Timeout | undefined;
@@ -78,7 +87,10 @@ export const streamRoutes: FastifyPluginAsyncZod<{ stream: StreamService }> = as
         close = await stream.open(actor, sink, after);
       } catch (error) {
         request.log.error({ err: error }, 'live stream could not start');
-        res.end();
+        if (!res.headersSent) {
+          res.writeHead(503, { 'content-type': PROBLEM_CONTENT_TYPE, 'x-request-id': request.id, 'retry-after': String(RETRY_MS / 1000) });
+          res.end(JSON.stringify({ type: `${PROBLEM_BASE}not-ready`, title: 'Service Unavailable', status: 503, detail: 'The live stream could not start; try again.' }));
+        } else res.end();
         return;
       }
       if (res.destroyed) close();

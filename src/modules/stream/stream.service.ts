@@ -14,12 +14,13 @@ import type { Actor } from '../access/access.types.js';
 import { eventRowToEvent, type EventRow } from '../events/events.repository.js';
 import { EVENTS_CHANNEL } from '../journal/journal.repository.js';
 import * as repo from './stream.repository.js';
+import type { StreamEventRow } from './stream.repository.js';
 
 /** How long a client waits before reconnecting (the SSE `retry:` hint), in ms. */
 export const RETRY_MS = 3000;
 const BATCH = 500;
-const PositionCursor = z.object({ p: z.number().int().min(0) });
-const Announcement = z.array(z.tuple([z.uuid(), z.number().int().min(1)])).min(1);
+const SEQUENCE_BATCH = 5000;
+const StreamCursor = z.object({ s: z.number().int().min(0) });
 
 /** Where a connection's bytes go; `write` answers false when the client cannot keep up. */
 export interface StreamSink {
@@ -30,10 +31,8 @@ export interface StreamSink {
 interface Connection {
   actor: Actor;
   sink: StreamSink;
-  /** Highest outbox position this connection has decided on: the resume cursor it hands out. */
+  /** Highest stream position this connection has decided on: the resume cursor it hands out. */
   position: number;
-  /** Per person, the last seq decided on: a person's events are announced in seq order, so this dedupes. */
-  decided: Map<string, number>;
   queue: Promise<void>;
   closed: boolean;
 }
@@ -47,16 +46,18 @@ export interface StreamDeps {
 }
 
 /**
- * The cursor is the outbox `position` (a global insert order): resuming replays the events of
- * the caller's related persons with a larger position. It is opaque to clients (base64url JSON).
+ * The cursor is the stream position: given in commit order after the event committed (see
+ * migration 0008), so "everything up to here" stays true when the client comes back. Resuming
+ * replays the events of the caller's related persons with a larger position. It is opaque to
+ * clients (base64url JSON).
  */
-export const encodeStreamCursor = (position: number): string => encodeCursor({ p: position });
+export const encodeStreamCursor = (position: number): string => encodeCursor({ s: position });
 
 export function decodeStreamCursor(value: string | undefined): number | undefined {
   if (value === undefined || value.trim() === '') return undefined;
   try {
-    const parsed = PositionCursor.safeParse(JSON.parse(Buffer.from(value.trim(), 'base64url').toString('utf8')));
-    if (parsed.success) return parsed.data.p;
+    const parsed = StreamCursor.safeParse(JSON.parse(Buffer.from(value.trim(), 'base64url').toString('utf8')));
+    if (parsed.success) return parsed.data.s;
   } catch {
     // one answer for any unreadable cursor, below
   }
@@ -69,11 +70,12 @@ const frame = (cursor: string, event: EventRow): string =>
 export function createStreamService({ db, listen, clock, heartbeatMs, log }: StreamDeps) {
   const connections = new Set<Connection>();
   let subscription: Promise<() => Promise<void>> | undefined;
-  /** Highest position this instance has loaded: where a look (or the catch-up poll) starts. */
+  /** Highest stream position this instance has loaded and handed to its connections. */
   let loadedUpTo = 0;
   let hub: Promise<void> = Promise.resolve();
+  /** An advance is queued on the hub and has not started: announcements meanwhile need no other. */
+  let advanceQueued = false;
   let heartbeat: NodeJS.Timeout | undefined;
-  let looking = false;
   let closing = false;
 
   function end(conn: Connection): void {
@@ -105,16 +107,16 @@ export function createStreamService({ db, listen, clock, heartbeatMs, log }: Str
     });
   }
 
-  /** Sends what the caller may receive of these events (in outbox order), deciding access now. */
-  async function deliver(conn: Connection, rows: EventRow[]): Promise<void> {
-    const fresh = rows.filter((r) => r.seq > (conn.decided.get(r.person_id) ?? 0));
+  /** Sends what the caller may receive of these events (in stream order), deciding access now. */
+  async function deliver(conn: Connection, rows: StreamEventRow[]): Promise<void> {
+    // Rows at or below the cursor were decided already (by the replay, or before this stream began).
+    const fresh = rows.filter((r) => r.stream_position > conn.position);
     if (fresh.length === 0) return;
     const contexts = await loadAccessContexts(db, conn.actor, [...new Set(fresh.map((r) => r.person_id))], clock());
     for (const row of fresh) {
       if (conn.closed) return;
-      if (row.seq <= (conn.decided.get(row.person_id) ?? 0)) continue;
-      conn.decided.set(row.person_id, row.seq);
-      conn.position = Math.max(conn.position, row.position);
+      if (row.stream_position <= conn.position) continue;
+      conn.position = row.stream_position;
       const context = contexts.get(row.person_id)!;
       if (mayReceiveEvent(context, { type: row.type, data: row.data as Record<string, unknown> })) {
         send(conn, frame(encodeStreamCursor(conn.position), row));
@@ -124,46 +126,42 @@ export function createStreamService({ db, listen, clock, heartbeatMs, log }: Str
 
   async function replay(conn: Connection, after: number): Promise<void> {
     for (let from = after; ; ) {
-      const rows = await repo.relatedEventsAfter(db, conn.actor, from, clock(), BATCH);
+      const rows = await repo.relatedStreamEventsAfter(db, conn.actor, from, clock(), BATCH);
       await deliver(conn, rows);
       if (rows.length < BATCH || conn.closed) return;
-      from = rows[rows.length - 1]!.position;
+      from = rows[rows.length - 1]!.stream_position;
     }
   }
 
-  function broadcast(rows: EventRow[]): void {
-    if (rows.length === 0) return;
-    loadedUpTo = Math.max(loadedUpTo, ...rows.map((r) => r.position));
-    for (const conn of connections) enqueue(conn, () => deliver(conn, rows));
+  /** Numbers every event committed so far (in batches, so a long quiet spell is caught up in steps). */
+  async function sequenceCommitted(): Promise<void> {
+    while ((await repo.sequenceCommittedEvents(db, SEQUENCE_BATCH)) === SEQUENCE_BATCH);
   }
 
-  /** Loads everything after what this instance has seen (for '[]', and as a safety net for lost NOTIFYs). */
-  async function look(): Promise<void> {
+  /** Numbers what committed, then hands everything after what this instance loaded to its connections. */
+  async function advance(): Promise<void> {
+    await sequenceCommitted();
     for (;;) {
-      const rows = await repo.eventsAfter(db, loadedUpTo, BATCH);
-      broadcast(rows);
+      const rows = await repo.streamEventsAfter(db, loadedUpTo, BATCH);
+      if (rows.length === 0) return;
+      loadedUpTo = rows[rows.length - 1]!.stream_position;
+      for (const conn of connections) enqueue(conn, () => deliver(conn, rows));
       if (rows.length < BATCH) return;
     }
   }
 
-  function onAnnouncement(payload: string): void {
-    // In arrival order, one at a time: announcements reach connections in commit order.
-    hub = hub.then(async () => {
-      if (connections.size === 0) return;
-      try {
-        let refs: Array<[string, number]> | undefined;
-        try {
-          const parsed = Announcement.safeParse(JSON.parse(payload));
-          refs = parsed.success ? parsed.data : undefined;
-        } catch {
-          refs = undefined;
-        }
-        if (refs) broadcast(await repo.eventsByRefs(db, refs));
-        else await look();
-      } catch (error) {
-        if (!closing) log.warn({ err: error }, 'live stream: loading announced events failed');
-      }
-    });
+  /** Queues one advance on the hub unless one is already waiting there (announcements come in bursts). */
+  function scheduleAdvance(): void {
+    if (advanceQueued || connections.size === 0) return;
+    advanceQueued = true;
+    hub = hub
+      .then(() => {
+        advanceQueued = false;
+        return connections.size === 0 ? undefined : advance();
+      })
+      .catch((error: unknown) => {
+        if (!closing) log.warn({ err: error }, 'live stream: loading committed events failed');
+      });
   }
 
   function startHeartbeat(): void {
@@ -171,26 +169,16 @@ export function createStreamService({ db, listen, clock, heartbeatMs, log }: Str
     heartbeat = setInterval(() => {
       for (const conn of connections) send(conn, ': heartbeat\n\n');
       // Also a safety net: events whose NOTIFY was lost (e.g. while the listener reconnected).
-      if (looking) return;
-      looking = true;
-      hub = hub
-        .then(() => look())
-        .catch((error: unknown) => {
-          if (!closing) log.warn({ err: error }, 'live stream: catching up failed');
-        })
-        .finally(() => {
-          looking = false;
-        });
+      scheduleAdvance();
     }, heartbeatMs);
     heartbeat.unref();
   }
 
   /** One LISTEN for the whole instance, made on the first connection and kept until close. */
   function ensureListening(): Promise<() => Promise<void>> {
-    subscription ??= (async () => {
-      loadedUpTo = await repo.maxPosition(db);
-      return listen(EVENTS_CHANNEL, onAnnouncement);
-    })().catch((error: unknown) => {
+    // Any committed event announces itself; the payload (which events) is for other listeners:
+    // the stream takes whatever committed, in the order the sequencer gives.
+    subscription ??= listen(EVENTS_CHANNEL, () => scheduleAdvance()).catch((error: unknown) => {
       subscription = undefined;
       throw error;
     });
@@ -199,25 +187,31 @@ export function createStreamService({ db, listen, clock, heartbeatMs, log }: Str
 
   return {
     /**
-     * Opens a connection: after the LISTEN is in place (so nothing committed from now on is
-     * missed), sends the retry hint and a starting id, replays since `after` when resuming,
-     * then carries live events. Returns the function to call when the client goes away.
+     * Opens a connection once the LISTEN is in place (so nothing committed from then on is missed):
+     * fixes where it starts, sends the retry hint and that starting id as the first bytes, replays
+     * since `after` when resuming, then carries live events. Returns the function to call when the
+     * client goes away.
      */
     async open(actor: Actor, sink: StreamSink, after: number | undefined): Promise<() => void> {
       await ensureListening();
-      // Announcements are not loaded while nobody listens: the first stream starts from now, not
-      // from where the last stream left (a fresh stream must not receive the past).
-      if (connections.size === 0) loadedUpTo = Math.max(loadedUpTo, await repo.maxPosition(db));
-      const conn: Connection = { actor, sink, position: after ?? 0, decided: new Map(), queue: Promise.resolve(), closed: false };
-      // Registered before the starting point is read: whatever commits meanwhile is queued behind it, not lost.
-      connections.add(conn);
-      startHeartbeat();
-      enqueue(conn, async () => {
-        if (after === undefined) conn.position = Math.max(conn.position, await repo.maxPosition(db));
+      const conn: Connection = { actor, sink, position: after ?? 0, queue: Promise.resolve(), closed: false };
+      // A step of the hub, so no advance runs meanwhile: the events this connection gets from the
+      // hub start right after its starting point, and the client learns that point before any event.
+      const started = hub.then(async () => {
+        // What committed before the stream opened is numbered now, at or below its starting point.
+        await sequenceCommitted();
+        const last = await repo.lastStreamPosition(db);
+        // While nobody listened nothing was loaded: the hub goes on from now.
+        if (connections.size === 0) loadedUpTo = Math.max(loadedUpTo, last);
+        if (after === undefined) conn.position = last;
+        connections.add(conn);
+        startHeartbeat();
         // An id-only frame sets the client's Last-Event-ID without dispatching an event.
         send(conn, `retry: ${RETRY_MS}\nid: ${encodeStreamCursor(conn.position)}\n\n`);
-        if (after !== undefined) await replay(conn, after);
+        if (after !== undefined) enqueue(conn, () => replay(conn, after));
       });
+      hub = started.catch(() => undefined);
+      await started;
       return () => end(conn);
     },
 

@@ -148,7 +148,11 @@ export async function listAttempts(
 
 // ---- The dispatcher ----
 
-/** Claims the oldest undispatched events; other dispatchers skip them until this transaction ends. */
+/**
+ * Claims the oldest undispatched events; other dispatchers skip them until this transaction ends.
+ * NO KEY UPDATE (only dispatched_at changes): the stream sequencer's key-share locks, taken when it
+ * references an event, neither wait for a claim nor make the dispatcher skip the event.
+ */
 export async function claimUndispatchedEvents(trx: Kysely<DB>, limit: number): Promise<EventRow[]> {
   return trx
     .selectFrom('outbox_events')
@@ -156,7 +160,7 @@ export async function claimUndispatchedEvents(trx: Kysely<DB>, limit: number): P
     .where('dispatched_at', 'is', null)
     .orderBy('position')
     .limit(limit)
-    .forUpdate()
+    .forNoKeyUpdate()
     .skipLocked()
     .execute();
 }
