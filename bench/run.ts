@@ -303,6 +303,8 @@ interface Scenario {
   note?: string;
   /** A scenario this one is compared with: --only runs it too. */
   pairedWith?: string;
+  /** Concurrent connections when not --connections. */
+  connections?: number;
 }
 
 interface Measured {
@@ -499,6 +501,16 @@ function scenarios(data: Awaited<ReturnType<typeof sampleDataset>>, anyPersonIds
       },
       requests: [{ setupRequest: everything, onResponse: everythingSeenSize }],
     },
+    {
+      // At 32 connections latency is mostly queueing behind the other 31 (32 ÷ req/s); this shows
+      // what one EHR's sync of a plan costs when the service is not saturated.
+      name: 'FHIR $everything (200-item plan), 4 connections',
+      server: 'service',
+      connections: 4,
+      note: 'as above, 4 connections',
+      pairedWith: 'FHIR $everything (200-item plan)',
+      requests: [{ setupRequest: everything, onResponse: everythingSeenSize }],
+    },
   ];
 }
 
@@ -547,7 +559,7 @@ async function measure(
   }, 100);
   const result = await new Promise<Result>((resolve, reject) => {
     const instance = autocannon(
-      { url, connections: CONNECTIONS, duration, timeout: 10, requests: scenario.requests },
+      { url, connections: scenario.connections ?? CONNECTIONS, duration, timeout: 10, requests: scenario.requests },
       (error, r) => (error ? reject(error) : resolve(r)),
     );
     instance.on('response', (_client: unknown, status: number, _bytes: number, responseTime: number) => {
