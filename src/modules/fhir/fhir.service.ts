@@ -385,32 +385,47 @@ export function createFhirService({ db, clock, reads, persons, goals, tasks, not
       truncated.push(part);
       return rows.slice(0, limit);
     };
-    const personRow = await findPerson(reader, personId);
-    if (!personRow) throw unknownResource('Patient', personId);
-    // The team gives the CareTeam, and the names of task owners and meeting participants.
-    const memberRows = can('team') && want('CareTeam', 'Task', 'Appointment') ? cut(await listMembers(reader, personId, { includeEnded: true, limit: PLAN_LIMITS.team + 1 }), PLAN_LIMITS.team, 'team') : null;
+    // The parts are independent reads: started together, so on a pool they overlap instead of
+    // queueing one round trip behind the other (on one connection they simply run in turn).
+    const part = <T>(wantedPart: boolean, load: () => Promise<T[]>): Promise<T[] | null> => (wantedPart ? load() : Promise.resolve(null));
     const goalsWanted = can('goals') && want('Goal', 'CarePlan');
-    const lifeRows = goalsWanted ? cut(await listLifeGoals(reader, personId, { limit: PLAN_LIMITS.lifeGoals + 1 }), PLAN_LIMITS.lifeGoals, 'lifeGoals') : null;
-    const careRows = goalsWanted ? cut(await listCareGoals(reader, personId, { limit: PLAN_LIMITS.careGoals + 1 }), PLAN_LIMITS.careGoals, 'careGoals') : null;
-    const taskRows = can('tasks') && want('Task', 'CarePlan') ? cut(await listTasks(reader, personId, { limit: PLAN_LIMITS.tasks + 1 }), PLAN_LIMITS.tasks, 'tasks') : null;
-    const noteRows = filter?.kind === 'visible' && want('Communication') ? cut(await listNotes(reader, personId, filter, { limit: PLAN_LIMITS.notes + 1 }), PLAN_LIMITS.notes, 'notes') : null;
-    const meetingRows = can('meetings') && want('Appointment', 'CarePlan') ? cut(await repo.allMeetings(reader, personId, PLAN_LIMITS.meetings + 1), PLAN_LIMITS.meetings, 'meetings') : null;
-    const grantRows = controls(context) && want('Consent') ? cut(await repo.grantsWithMembers(reader, personId, { limit: PLAN_LIMITS.grants + 1 }), PLAN_LIMITS.grants, 'grants') : null;
-    const representativeRows = can('team') && want('RelatedPerson')
-      ? cut(await listRepresentatives(reader, personId, { includeEnded: true, limit: PLAN_LIMITS.representatives + 1 }), PLAN_LIMITS.representatives, 'representatives')
-      : null;
-    const wishesRow = can('wishes') && want('Consent') ? ((await findCareDocument(reader, personId, 'wishes')) ?? null) : null;
-    const safetyPlanRow = can('safety_plan') && want('DocumentReference') ? ((await findCareDocument(reader, personId, 'safety_plan')) ?? null) : null;
-    let provenance: Resource[] | null = null;
     const versionKinds = [...(can('goals') ? ['life_goal', 'care_goal'] : []), ...(can('wishes') ? ['wishes'] : []), ...(can('safety_plan') ? ['safety_plan'] : [])];
-    if (want('Provenance') && (versionKinds.length > 0 || filter?.kind === 'visible')) {
-      const versionRows = cut(await repo.versionsOf(reader, personId, versionKinds, PLAN_LIMITS.versions + 1), PLAN_LIMITS.versions, 'provenance');
-      const noteVersionRows = filter?.kind === 'visible' ? cut(await repo.noteVersionsVisible(reader, personId, filter, PLAN_LIMITS.versions + 1), PLAN_LIMITS.versions, 'provenance') : [];
-      provenance = [
-        ...versionRows.flatMap((r) => versionRowToProvenance(r) ?? []),
-        ...noteVersionRows.map((r) => noteVersionToProvenance(personId, r)),
-      ];
-    }
+    const provenanceWanted = want('Provenance') && (versionKinds.length > 0 || filter?.kind === 'visible');
+    const loads = Promise.all([
+      findPerson(reader, personId),
+      // The team gives the CareTeam, and the names of task owners and meeting participants.
+      part(can('team') && want('CareTeam', 'Task', 'Appointment'), () => listMembers(reader, personId, { includeEnded: true, limit: PLAN_LIMITS.team + 1 })),
+      part(goalsWanted, () => listLifeGoals(reader, personId, { limit: PLAN_LIMITS.lifeGoals + 1 })),
+      part(goalsWanted, () => listCareGoals(reader, personId, { limit: PLAN_LIMITS.careGoals + 1 })),
+      part(can('tasks') && want('Task', 'CarePlan'), () => listTasks(reader, personId, { limit: PLAN_LIMITS.tasks + 1 })),
+      part(filter?.kind === 'visible' && want('Communication'), () => listNotes(reader, personId, filter!, { limit: PLAN_LIMITS.notes + 1 })),
+      part(can('meetings') && want('Appointment', 'CarePlan'), () => repo.allMeetings(reader, personId, PLAN_LIMITS.meetings + 1)),
+      part(controls(context) && want('Consent'), () => repo.grantsWithMembers(reader, personId, { limit: PLAN_LIMITS.grants + 1 })),
+      part(can('team') && want('RelatedPerson'), () => listRepresentatives(reader, personId, { includeEnded: true, limit: PLAN_LIMITS.representatives + 1 })),
+      can('wishes') && want('Consent') ? findCareDocument(reader, personId, 'wishes') : undefined,
+      can('safety_plan') && want('DocumentReference') ? findCareDocument(reader, personId, 'safety_plan') : undefined,
+      part(provenanceWanted, () => repo.versionsOf(reader, personId, versionKinds, PLAN_LIMITS.versions + 1)),
+      part(provenanceWanted && filter?.kind === 'visible', () => repo.noteVersionsVisible(reader, personId, filter!, PLAN_LIMITS.versions + 1)),
+    ]);
+    const [personRow, memberFound, lifeFound, careFound, taskFound, noteFound, meetingFound, grantFound, representativeFound, wishesFound, safetyPlanFound, versionFound, noteVersionFound] = await loads;
+    if (!personRow) throw unknownResource('Patient', personId);
+    // Cut in a fixed order, so `truncated` lists the parts the same way every time.
+    const limited = <T>(rows: T[] | null, limit: number, name: string) => (rows ? cut(rows, limit, name) : null);
+    const memberRows = limited(memberFound, PLAN_LIMITS.team, 'team');
+    const lifeRows = limited(lifeFound, PLAN_LIMITS.lifeGoals, 'lifeGoals');
+    const careRows = limited(careFound, PLAN_LIMITS.careGoals, 'careGoals');
+    const taskRows = limited(taskFound, PLAN_LIMITS.tasks, 'tasks');
+    const noteRows = limited(noteFound, PLAN_LIMITS.notes, 'notes');
+    const meetingRows = limited(meetingFound, PLAN_LIMITS.meetings, 'meetings');
+    const grantRows = limited(grantFound, PLAN_LIMITS.grants, 'grants');
+    const representativeRows = limited(representativeFound, PLAN_LIMITS.representatives, 'representatives');
+    const versionRows = limited(versionFound, PLAN_LIMITS.versions, 'provenance');
+    const noteVersionRows = limited(noteVersionFound, PLAN_LIMITS.versions, 'provenance');
+    const wishesRow = wishesFound ?? null;
+    const safetyPlanRow = safetyPlanFound ?? null;
+    const provenance: Resource[] | null = provenanceWanted
+      ? [...(versionRows ?? []).flatMap((r) => versionRowToProvenance(r) ?? []), ...(noteVersionRows ?? []).map((r) => noteVersionToProvenance(personId, r))]
+      : null;
 
     const actor = auditActorFor(context, relation);
     const list = (resourceType: string): AuditRecord => ({ personId, actor, action: 'list', resourceType });
