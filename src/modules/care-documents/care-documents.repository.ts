@@ -10,12 +10,8 @@ export type CareDocumentRow = Selectable<CareDocuments> & {
   changed_by_member_id: string | null;
 };
 
-/** The current version, with who wrote it (from its version row, written in the same transaction). */
-export async function findCareDocument(
-  db: Kysely<DB>,
-  personId: string,
-  kind: CareDocumentKind,
-): Promise<CareDocumentRow | undefined> {
+/** The query of findCareDocument, unexecuted (the FHIR plan nests it). */
+export function careDocumentQuery(db: Kysely<DB>, personId: string, kind: CareDocumentKind) {
   return db
     .selectFrom('care_documents as d')
     .innerJoin('resource_versions as v', (join) =>
@@ -28,8 +24,16 @@ export async function findCareDocument(
     .selectAll('d')
     .select(['v.changed_by_name', 'v.changed_by_role', 'v.changed_by_member_id'])
     .where('d.person_id', '=', personId)
-    .where('d.kind', '=', kind)
-    .executeTakeFirst();
+    .where('d.kind', '=', kind);
+}
+
+/** The current version, with who wrote it (from its version row, written in the same transaction). */
+export async function findCareDocument(
+  db: Kysely<DB>,
+  personId: string,
+  kind: CareDocumentKind,
+): Promise<CareDocumentRow | undefined> {
+  return careDocumentQuery(db, personId, kind).executeTakeFirst();
 }
 
 /** Locks the current row (if any) so that concurrent writers serialise on it. */

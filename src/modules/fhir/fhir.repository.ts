@@ -1,13 +1,18 @@
 // SQL the FHIR facade needs beyond the modules' own lists: which plan an id belongs to, and searches by last change, over the same tables and column sets.
-import { sql, type Kysely } from 'kysely';
+import { sql, type AliasedExpression, type Kysely } from 'kysely';
+import { jsonArrayFrom } from 'kysely/helpers/postgres';
 import type { DB } from '../../db/types.js';
 import type { NoteFilter } from '../access/access.policy.js';
 import { readablePersonIds } from '../access/access.repository.js';
 import type { Actor } from '../access/access.types.js';
-import { careGoalColumns, type CareGoalRow, type LifeGoalRow } from '../goals/goals.repository.js';
-import { visibleTo, withCurrentBody, type NoteRow } from '../notes/notes.repository.js';
-import type { PersonRow } from '../persons/persons.repository.js';
-import { taskColumns, type TaskRow } from '../tasks/tasks.repository.js';
+import { careDocumentQuery, type CareDocumentRow } from '../care-documents/care-documents.repository.js';
+import { careGoalColumns, careGoalsQuery, lifeGoalsQuery, type CareGoalRow, type LifeGoalRow } from '../goals/goals.repository.js';
+import type { VersionRow } from '../history/history.repository.js';
+import type { MeetingRow } from '../meetings/meetings.repository.js';
+import { notesQuery, visibleTo, withCurrentBody, type NoteRow } from '../notes/notes.repository.js';
+import { personQuery, type PersonRow } from '../persons/persons.repository.js';
+import { taskColumns, tasksQuery, type TaskRow } from '../tasks/tasks.repository.js';
+import { membersQuery, representativesQuery, type MemberRow, type RepresentativeRow } from '../team/team.repository.js';
 
 /** One bound of `_lastUpdated` (FHIR prefixes gt/ge/lt/le as comparison operators). */
 export interface UpdatedBound {
@@ -119,8 +124,8 @@ export async function searchPersons(
   return query.orderBy('person_id').limit(window.limit).execute();
 }
 
-/** A person's grant records with the member's kind and end, oldest first (a member's later record supersedes the earlier). */
-export async function grantsWithMembers(db: Kysely<DB>, personId: string, options: { memberId?: string; limit: number }) {
+/** The query of grantsWithMembers, unexecuted (the plan's one statement nests it). */
+export function grantsWithMembersQuery(db: Kysely<DB>, personId: string, options: { memberId?: string; limit: number }) {
   let query = db
     .selectFrom('grants as g')
     .innerJoin('care_team_members as m', (join) => join.onRef('m.person_id', '=', 'g.person_id').onRef('m.member_id', '=', 'g.member_id'))
@@ -128,7 +133,12 @@ export async function grantsWithMembers(db: Kysely<DB>, personId: string, option
     .select(['m.display_name as member_display_name', 'm.kind as member_kind', 'm.ended_at as member_ended_at'])
     .where('g.person_id', '=', personId);
   if (options.memberId) query = query.where('g.member_id', '=', options.memberId);
-  return query.orderBy('g.grant_id').limit(options.limit).execute();
+  return query.orderBy('g.grant_id').limit(options.limit);
+}
+
+/** A person's grant records with the member's kind and end, oldest first (a member's later record supersedes the earlier). */
+export async function grantsWithMembers(db: Kysely<DB>, personId: string, options: { memberId?: string; limit: number }) {
+  return grantsWithMembersQuery(db, personId, options).execute();
 }
 export type GrantWithMemberRow = Awaited<ReturnType<typeof grantsWithMembers>>[number];
 
@@ -145,27 +155,30 @@ export async function meetingOwner(db: Kysely<DB>, id: string): Promise<string |
   return (await db.selectFrom('meetings').select('person_id').where('meeting_id', '=', id).executeTakeFirst())?.person_id;
 }
 
-export async function allMeetings(db: Kysely<DB>, personId: string, limit: number) {
-  return db.selectFrom('meetings').selectAll().where('person_id', '=', personId).orderBy('meeting_id').limit(limit).execute();
+/** The query of allMeetings, unexecuted (the plan's one statement nests it). */
+export function allMeetingsQuery(db: Kysely<DB>, personId: string, limit: number) {
+  return db.selectFrom('meetings').selectAll().where('person_id', '=', personId).orderBy('meeting_id').limit(limit);
+}
+
+export async function allMeetings(db: Kysely<DB>, personId: string, limit: number): Promise<MeetingRow[]> {
+  return allMeetingsQuery(db, personId, limit).execute();
+}
+
+/** The query of versionsOf, unexecuted; no kinds matches nothing (`in ()` is not SQL). */
+export function versionsQuery(db: Kysely<DB>, personId: string, kinds: string[], limit: number) {
+  let query = db.selectFrom('resource_versions').selectAll().where('person_id', '=', personId);
+  query = kinds.length === 0 ? query.where(sql<boolean>`false`) : query.where('resource_type', 'in', kinds);
+  return query.orderBy('resource_type').orderBy('resource_id').orderBy('version').limit(limit);
 }
 
 /** Every version of the given kinds of a person's resources (one query), in resource and version order. */
-export async function versionsOf(db: Kysely<DB>, personId: string, kinds: string[], limit: number) {
+export async function versionsOf(db: Kysely<DB>, personId: string, kinds: string[], limit: number): Promise<VersionRow[]> {
   if (kinds.length === 0) return [];
-  return db
-    .selectFrom('resource_versions')
-    .selectAll()
-    .where('person_id', '=', personId)
-    .where('resource_type', 'in', kinds)
-    .orderBy('resource_type')
-    .orderBy('resource_id')
-    .orderBy('version')
-    .limit(limit)
-    .execute();
+  return versionsQuery(db, personId, kinds, limit).execute();
 }
 
-/** Every version of the notes the filter lets the caller read, with each note's author (one query). */
-export async function noteVersionsVisible(db: Kysely<DB>, personId: string, filter: NoteFilter, limit: number, noteId?: string) {
+/** The query of noteVersionsVisible, unexecuted (the plan's one statement nests it). */
+export function noteVersionsVisibleQuery(db: Kysely<DB>, personId: string, filter: NoteFilter, limit: number, noteId?: string) {
   let query = db
     .selectFrom('note_versions as nv')
     .innerJoin('notes as n', (join) => join.onRef('n.person_id', '=', 'nv.person_id').onRef('n.note_id', '=', 'nv.note_id'))
@@ -174,6 +187,116 @@ export async function noteVersionsVisible(db: Kysely<DB>, personId: string, filt
     .where('nv.person_id', '=', personId)
     .where(visibleTo(filter));
   if (noteId) query = query.where('nv.note_id', '=', noteId);
-  return query.orderBy('nv.note_id').orderBy('nv.version').limit(limit).execute();
+  return query.orderBy('nv.note_id').orderBy('nv.version').limit(limit);
+}
+
+/** Every version of the notes the filter lets the caller read, with each note's author (one query). */
+export async function noteVersionsVisible(db: Kysely<DB>, personId: string, filter: NoteFilter, limit: number, noteId?: string) {
+  return noteVersionsVisibleQuery(db, personId, filter, limit, noteId).execute();
 }
 export type NoteVersionWithAuthorRow = Awaited<ReturnType<typeof noteVersionsVisible>>[number];
+
+// ------------------------------------------------------------------ a plan in one statement
+
+// JSON carries timestamps as text: the columns the row mappers read as dates, per part. A column
+// missing here reaches a mapper as a string (and `.toISOString()` throws): the equivalence test
+// (test/fhir.everything-parts.test.ts) compares every part with its own query's rows.
+const PLAN_TIMESTAMPS = {
+  person: ['claimed_at', 'created_at', 'updated_at'],
+  team: ['grant_valid_until', 'grant_revoked_at', 'invited_at', 'joined_at', 'ended_at', 'updated_at'],
+  lifeGoals: ['created_at', 'updated_at'],
+  careGoals: ['created_at', 'updated_at'],
+  tasks: ['due_at', 'completed_at', 'created_at', 'updated_at'],
+  notes: ['retracted_at', 'created_at', 'updated_at'],
+  meetings: ['starts_at', 'ends_at', 'created_at', 'updated_at'],
+  grants: ['valid_until', 'changed_at', 'member_ended_at'],
+  representatives: ['valid_until', 'created_at', 'accepted_at', 'ended_at'],
+  wishes: ['updated_at'],
+  safetyPlan: ['updated_at'],
+  versions: ['changed_at'],
+  noteVersions: ['created_at'],
+} as const;
+type PlanPart = keyof typeof PLAN_TIMESTAMPS;
+
+function revive<T>(rows: Array<Record<string, unknown>> | undefined, part: PlanPart): T[] | null {
+  if (!rows) return null;
+  for (const row of rows) for (const column of PLAN_TIMESTAMPS[part]) if (typeof row[column] === 'string') row[column] = new Date(row[column]);
+  return rows as T[];
+}
+
+/**
+ * Which parts of a plan to load (the caller's access and the asked types decided them), each
+ * with the most rows to read; null (false) for a part not wanted. The person is always read.
+ */
+export interface PlanParts {
+  team: number | null;
+  lifeGoals: number | null;
+  careGoals: number | null;
+  tasks: number | null;
+  notes: { filter: NoteFilter; limit: number } | null;
+  meetings: number | null;
+  grants: number | null;
+  representatives: number | null;
+  wishes: boolean;
+  safetyPlan: boolean;
+  versions: { kinds: string[]; limit: number } | null;
+  noteVersions: { filter: NoteFilter; limit: number } | null;
+}
+
+export interface PlanPartRows {
+  person: PersonRow | undefined;
+  team: MemberRow[] | null;
+  lifeGoals: LifeGoalRow[] | null;
+  careGoals: CareGoalRow[] | null;
+  tasks: TaskRow[] | null;
+  notes: NoteRow[] | null;
+  meetings: MeetingRow[] | null;
+  grants: GrantWithMemberRow[] | null;
+  representatives: RepresentativeRow[] | null;
+  wishes: CareDocumentRow | undefined;
+  safetyPlan: CareDocumentRow | undefined;
+  versions: VersionRow[] | null;
+  noteVersions: NoteVersionWithAuthorRow[] | null;
+}
+
+/**
+ * The wanted parts of a person's plan in one statement (one round trip instead of one per part),
+ * each part the query its own list runs, nested as a JSON array (ORDER BY and LIMIT hold inside).
+ * The rows are those the lists answer: timestamps revived into Dates; dates, numbers, arrays and
+ * jsonb come through JSON unchanged.
+ */
+export async function loadPlanParts(db: Kysely<DB>, personId: string, wanted: PlanParts): Promise<PlanPartRows> {
+  const parts: Array<AliasedExpression<unknown, PlanPart>> = [jsonArrayFrom(personQuery(db, personId)).as('person')];
+  if (wanted.team !== null) parts.push(jsonArrayFrom(membersQuery(db, personId, { includeEnded: true, limit: wanted.team })).as('team'));
+  if (wanted.lifeGoals !== null) parts.push(jsonArrayFrom(lifeGoalsQuery(db, personId, { limit: wanted.lifeGoals })).as('lifeGoals'));
+  if (wanted.careGoals !== null) parts.push(jsonArrayFrom(careGoalsQuery(db, personId, { limit: wanted.careGoals })).as('careGoals'));
+  if (wanted.tasks !== null) parts.push(jsonArrayFrom(tasksQuery(db, personId, { limit: wanted.tasks })).as('tasks'));
+  if (wanted.notes) parts.push(jsonArrayFrom(notesQuery(db, personId, wanted.notes.filter, { limit: wanted.notes.limit })).as('notes'));
+  if (wanted.meetings !== null) parts.push(jsonArrayFrom(allMeetingsQuery(db, personId, wanted.meetings)).as('meetings'));
+  if (wanted.grants !== null) parts.push(jsonArrayFrom(grantsWithMembersQuery(db, personId, { limit: wanted.grants })).as('grants'));
+  if (wanted.representatives !== null) {
+    parts.push(jsonArrayFrom(representativesQuery(db, personId, { includeEnded: true, limit: wanted.representatives })).as('representatives'));
+  }
+  if (wanted.wishes) parts.push(jsonArrayFrom(careDocumentQuery(db, personId, 'wishes')).as('wishes'));
+  if (wanted.safetyPlan) parts.push(jsonArrayFrom(careDocumentQuery(db, personId, 'safety_plan')).as('safetyPlan'));
+  if (wanted.versions) parts.push(jsonArrayFrom(versionsQuery(db, personId, wanted.versions.kinds, wanted.versions.limit)).as('versions'));
+  if (wanted.noteVersions) {
+    parts.push(jsonArrayFrom(noteVersionsVisibleQuery(db, personId, wanted.noteVersions.filter, wanted.noteVersions.limit)).as('noteVersions'));
+  }
+  const found = (await db.selectNoFrom(parts).executeTakeFirstOrThrow()) as Partial<Record<PlanPart, Array<Record<string, unknown>>>>;
+  return {
+    person: revive<PersonRow>(found.person, 'person')?.[0],
+    team: revive<MemberRow>(found.team, 'team'),
+    lifeGoals: revive<LifeGoalRow>(found.lifeGoals, 'lifeGoals'),
+    careGoals: revive<CareGoalRow>(found.careGoals, 'careGoals'),
+    tasks: revive<TaskRow>(found.tasks, 'tasks'),
+    notes: revive<NoteRow>(found.notes, 'notes'),
+    meetings: revive<MeetingRow>(found.meetings, 'meetings'),
+    grants: revive<GrantWithMemberRow>(found.grants, 'grants'),
+    representatives: revive<RepresentativeRow>(found.representatives, 'representatives'),
+    wishes: revive<CareDocumentRow>(found.wishes, 'wishes')?.[0],
+    safetyPlan: revive<CareDocumentRow>(found.safetyPlan, 'safetyPlan')?.[0],
+    versions: revive<VersionRow>(found.versions, 'versions'),
+    noteVersions: revive<NoteVersionWithAuthorRow>(found.noteVersions, 'noteVersions'),
+  };
+}

@@ -14,7 +14,6 @@ import type { AccessContext, AuditActor, Category } from '../access/access.types
 import { findCareDocument } from '../care-documents/care-documents.repository.js';
 import type { SafetyPlan, Wishes } from '../care-documents/care-documents.schemas.js';
 import { careDocumentRowToDocument, type CareDocumentsService } from '../care-documents/care-documents.service.js';
-import { listCareGoals, listLifeGoals } from '../goals/goals.repository.js';
 import type { CareGoal, LifeGoal } from '../goals/goals.schemas.js';
 import { careGoalRowToCareGoal, lifeGoalRowToLifeGoal, type GoalsService } from '../goals/goals.service.js';
 import type { VersionRow } from '../history/history.repository.js';
@@ -23,12 +22,10 @@ import type { AuditRecord } from '../journal/journal.types.js';
 import type { ReadJournal } from '../journal/read-journal.js';
 import type { Meeting } from '../meetings/meetings.schemas.js';
 import { meetingRowToMeeting, type MeetingsService } from '../meetings/meetings.service.js';
-import { listNotes } from '../notes/notes.repository.js';
 import type { Note } from '../notes/notes.schemas.js';
 import { noteRowToNote, type NotesService } from '../notes/notes.service.js';
 import { findPerson, personRowToPerson } from '../persons/persons.repository.js';
 import type { PersonsService } from '../persons/persons.service.js';
-import { listTasks } from '../tasks/tasks.repository.js';
 import { taskRowToTask, type TasksService } from '../tasks/tasks.service.js';
 import { findMembers, listMembers, listRepresentatives } from '../team/team.repository.js';
 import type { Representative, TeamMember } from '../team/team.schemas.js';
@@ -261,7 +258,7 @@ const VERSION_KIND: Record<string, ProvenanceKind> = { life_goal: 'goal', care_g
 const versionAuthor = (row: VersionRow): VersionAuthor => ({ name: row.changed_by_name, role: row.changed_by_role, memberId: row.changed_by_member_id });
 
 /** The Provenance of one version in resource_versions (goals, wishes, safety plan); none for empty wishes (nothing to point at). */
-function versionRowToProvenance(row: VersionRow): ReturnType<typeof versionToProvenance> | undefined {
+export function versionRowToProvenance(row: VersionRow): ReturnType<typeof versionToProvenance> | undefined {
   const kind = VERSION_KIND[row.resource_type];
   if (!kind) return undefined;
   const targets =
@@ -274,7 +271,7 @@ function versionRowToProvenance(row: VersionRow): ReturnType<typeof versionToPro
   return versionToProvenance({ kind, personId: row.person_id, resourceId: row.resource_id, version: row.version, recorded: row.changed_at.toISOString(), author: versionAuthor(row), targets });
 }
 
-function noteVersionToProvenance(personId: string, row: repo.NoteVersionWithAuthorRow) {
+export function noteVersionToProvenance(personId: string, row: repo.NoteVersionWithAuthorRow) {
   return versionToProvenance({
     kind: 'note',
     personId,
@@ -291,7 +288,7 @@ function noteVersionToProvenance(personId: string, row: repo.NoteVersionWithAuth
  * Grant records as Consent views: a record is in force while it is the member's latest, not a
  * revocation, not past its validUntil and the member has not left.
  */
-function grantViews(rows: repo.GrantWithMemberRow[], now: Date): GrantView[] {
+export function grantViews(rows: repo.GrantWithMemberRow[], now: Date): GrantView[] {
   const nextOf = new Map<string, repo.GrantWithMemberRow>();
   const latestOf = new Map<string, string>();
   for (const row of rows) {
@@ -308,6 +305,36 @@ function grantViews(rows: repo.GrantWithMemberRow[], now: Date): GrantView[] {
     const grant = grantRowToGrantRecord(row);
     return { grant, memberKind: row.member_kind as TeamMember['kind'], active, end: end?.toISOString() ?? null, lastUpdated: lastUpdated.toISOString() };
   });
+}
+
+/**
+ * The parts of a plan a read loads, each only when the caller's access allows it and a wanted
+ * type needs it, with one row more than the limit (so that a cut plan can say it was cut).
+ */
+export function planParts(context: AccessContext, wanted: ReadonlySet<FhirType>): repo.PlanParts {
+  const can = (category: Category) => permits(context, { kind: 'read', category });
+  const want = (...types: FhirType[]) => types.some((t) => wanted.has(t));
+  const filter = noteFilter(context);
+  const visible = filter?.kind === 'visible' ? filter : null;
+  const goalsWanted = can('goals') && want('Goal', 'CarePlan');
+  const versionKinds = [...(can('goals') ? ['life_goal', 'care_goal'] : []), ...(can('wishes') ? ['wishes'] : []), ...(can('safety_plan') ? ['safety_plan'] : [])];
+  const provenanceWanted = want('Provenance') && (versionKinds.length > 0 || visible !== null);
+  const limit = (wantedPart: boolean, max: number) => (wantedPart ? max + 1 : null);
+  return {
+    // The team gives the CareTeam, and the names of task owners and meeting participants.
+    team: limit(can('team') && want('CareTeam', 'Task', 'Appointment'), PLAN_LIMITS.team),
+    lifeGoals: limit(goalsWanted, PLAN_LIMITS.lifeGoals),
+    careGoals: limit(goalsWanted, PLAN_LIMITS.careGoals),
+    tasks: limit(can('tasks') && want('Task', 'CarePlan'), PLAN_LIMITS.tasks),
+    notes: visible && want('Communication') ? { filter: visible, limit: PLAN_LIMITS.notes + 1 } : null,
+    meetings: limit(can('meetings') && want('Appointment', 'CarePlan'), PLAN_LIMITS.meetings),
+    grants: limit(controls(context) && want('Consent'), PLAN_LIMITS.grants),
+    representatives: limit(can('team') && want('RelatedPerson'), PLAN_LIMITS.representatives),
+    wishes: can('wishes') && want('Consent'),
+    safetyPlan: can('safety_plan') && want('DocumentReference'),
+    versions: provenanceWanted ? { kinds: versionKinds, limit: PLAN_LIMITS.versions + 1 } : null,
+    noteVersions: provenanceWanted && visible ? { filter: visible, limit: PLAN_LIMITS.versions + 1 } : null,
+  };
 }
 
 /** Every wish statement of one version of the wishes, as Consents. */
@@ -327,7 +354,7 @@ export interface FhirServiceDeps {
   meetings: Pick<MeetingsService, 'get'>;
 }
 
-/** What the caller may read of one plan, loaded in a fixed number of queries whatever its size. */
+/** What the caller may read of one plan, loaded in one statement whatever its size. */
 interface Plan {
   context: AccessContext;
   personCreatedAt: string;
@@ -385,45 +412,26 @@ export function createFhirService({ db, clock, reads, persons, goals, tasks, not
       truncated.push(part);
       return rows.slice(0, limit);
     };
-    // The parts are independent reads: started together, so on a pool they overlap instead of
-    // queueing one round trip behind the other (on one connection they simply run in turn).
-    const part = <T>(wantedPart: boolean, load: () => Promise<T[]>): Promise<T[] | null> => (wantedPart ? load() : Promise.resolve(null));
-    const goalsWanted = can('goals') && want('Goal', 'CarePlan');
-    const versionKinds = [...(can('goals') ? ['life_goal', 'care_goal'] : []), ...(can('wishes') ? ['wishes'] : []), ...(can('safety_plan') ? ['safety_plan'] : [])];
-    const provenanceWanted = want('Provenance') && (versionKinds.length > 0 || filter?.kind === 'visible');
-    const loads = Promise.all([
-      findPerson(reader, personId),
-      // The team gives the CareTeam, and the names of task owners and meeting participants.
-      part(can('team') && want('CareTeam', 'Task', 'Appointment'), () => listMembers(reader, personId, { includeEnded: true, limit: PLAN_LIMITS.team + 1 })),
-      part(goalsWanted, () => listLifeGoals(reader, personId, { limit: PLAN_LIMITS.lifeGoals + 1 })),
-      part(goalsWanted, () => listCareGoals(reader, personId, { limit: PLAN_LIMITS.careGoals + 1 })),
-      part(can('tasks') && want('Task', 'CarePlan'), () => listTasks(reader, personId, { limit: PLAN_LIMITS.tasks + 1 })),
-      part(filter?.kind === 'visible' && want('Communication'), () => listNotes(reader, personId, filter!, { limit: PLAN_LIMITS.notes + 1 })),
-      part(can('meetings') && want('Appointment', 'CarePlan'), () => repo.allMeetings(reader, personId, PLAN_LIMITS.meetings + 1)),
-      part(controls(context) && want('Consent'), () => repo.grantsWithMembers(reader, personId, { limit: PLAN_LIMITS.grants + 1 })),
-      part(can('team') && want('RelatedPerson'), () => listRepresentatives(reader, personId, { includeEnded: true, limit: PLAN_LIMITS.representatives + 1 })),
-      can('wishes') && want('Consent') ? findCareDocument(reader, personId, 'wishes') : undefined,
-      can('safety_plan') && want('DocumentReference') ? findCareDocument(reader, personId, 'safety_plan') : undefined,
-      part(provenanceWanted, () => repo.versionsOf(reader, personId, versionKinds, PLAN_LIMITS.versions + 1)),
-      part(provenanceWanted && filter?.kind === 'visible', () => repo.noteVersionsVisible(reader, personId, filter!, PLAN_LIMITS.versions + 1)),
-    ]);
-    const [personRow, memberFound, lifeFound, careFound, taskFound, noteFound, meetingFound, grantFound, representativeFound, wishesFound, safetyPlanFound, versionFound, noteVersionFound] = await loads;
+    // Every part in one statement: one round trip, however many parts the caller may read.
+    const found = await repo.loadPlanParts(reader, personId, planParts(context, wanted));
+    const personRow = found.person;
     if (!personRow) throw unknownResource('Patient', personId);
     // Cut in a fixed order, so `truncated` lists the parts the same way every time.
     const limited = <T>(rows: T[] | null, limit: number, name: string) => (rows ? cut(rows, limit, name) : null);
-    const memberRows = limited(memberFound, PLAN_LIMITS.team, 'team');
-    const lifeRows = limited(lifeFound, PLAN_LIMITS.lifeGoals, 'lifeGoals');
-    const careRows = limited(careFound, PLAN_LIMITS.careGoals, 'careGoals');
-    const taskRows = limited(taskFound, PLAN_LIMITS.tasks, 'tasks');
-    const noteRows = limited(noteFound, PLAN_LIMITS.notes, 'notes');
-    const meetingRows = limited(meetingFound, PLAN_LIMITS.meetings, 'meetings');
-    const grantRows = limited(grantFound, PLAN_LIMITS.grants, 'grants');
-    const representativeRows = limited(representativeFound, PLAN_LIMITS.representatives, 'representatives');
-    const versionRows = limited(versionFound, PLAN_LIMITS.versions, 'provenance');
-    const noteVersionRows = limited(noteVersionFound, PLAN_LIMITS.versions, 'provenance');
-    const wishesRow = wishesFound ?? null;
-    const safetyPlanRow = safetyPlanFound ?? null;
-    const provenance: Resource[] | null = provenanceWanted
+    const memberRows = limited(found.team, PLAN_LIMITS.team, 'team');
+    const lifeRows = limited(found.lifeGoals, PLAN_LIMITS.lifeGoals, 'lifeGoals');
+    const careRows = limited(found.careGoals, PLAN_LIMITS.careGoals, 'careGoals');
+    const taskRows = limited(found.tasks, PLAN_LIMITS.tasks, 'tasks');
+    const noteRows = limited(found.notes, PLAN_LIMITS.notes, 'notes');
+    const meetingRows = limited(found.meetings, PLAN_LIMITS.meetings, 'meetings');
+    const grantRows = limited(found.grants, PLAN_LIMITS.grants, 'grants');
+    const representativeRows = limited(found.representatives, PLAN_LIMITS.representatives, 'representatives');
+    const versionRows = limited(found.versions, PLAN_LIMITS.versions, 'provenance');
+    const noteVersionRows = limited(found.noteVersions, PLAN_LIMITS.versions, 'provenance');
+    const wishesRow = found.wishes ?? null;
+    const safetyPlanRow = found.safetyPlan ?? null;
+    // Provenance is wanted exactly when its versions part was loaded.
+    const provenance: Resource[] | null = found.versions
       ? [...(versionRows ?? []).flatMap((r) => versionRowToProvenance(r) ?? []), ...(noteVersionRows ?? []).map((r) => noteVersionToProvenance(personId, r))]
       : null;
 

@@ -26,8 +26,13 @@ export async function insertPerson(db: Kysely<DB>, values: Insertable<Persons>):
   return db.insertInto('persons').values(values).returningAll().executeTakeFirstOrThrow();
 }
 
+/** The query of findPerson, unexecuted (the FHIR plan nests it). */
+export function personQuery(db: Kysely<DB>, personId: string) {
+  return db.selectFrom('persons').selectAll().where('person_id', '=', personId);
+}
+
 export async function findPerson(db: Kysely<DB>, personId: string): Promise<PersonRow | undefined> {
-  return db.selectFrom('persons').selectAll().where('person_id', '=', personId).executeTakeFirst();
+  return personQuery(db, personId).executeTakeFirst();
 }
 
 /** Updates when the version still matches; undefined when another change came first. */

@@ -100,15 +100,18 @@ export async function findRepresentativeForUpdate(
     .executeTakeFirst();
 }
 
-export async function listRepresentatives(
-  db: Kysely<DB>,
-  personId: string,
-  options: { includeEnded: boolean; afterId?: string; limit: number },
-): Promise<RepresentativeRow[]> {
+export type RepresentativesQuery = { includeEnded: boolean; afterId?: string; limit: number };
+
+/** The query of listRepresentatives, unexecuted (the FHIR plan nests it). */
+export function representativesQuery(db: Kysely<DB>, personId: string, options: RepresentativesQuery) {
   let query = db.selectFrom('representatives').selectAll().where('person_id', '=', personId);
   if (!options.includeEnded) query = query.where('status', '<>', 'ended');
   if (options.afterId) query = query.where('representative_id', '>', options.afterId);
-  return query.orderBy('representative_id').limit(options.limit).execute();
+  return query.orderBy('representative_id').limit(options.limit);
+}
+
+export async function listRepresentatives(db: Kysely<DB>, personId: string, options: RepresentativesQuery): Promise<RepresentativeRow[]> {
+  return representativesQuery(db, personId, options).execute();
 }
 
 export async function updateRepresentative(
