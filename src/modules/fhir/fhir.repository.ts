@@ -1,6 +1,7 @@
 // SQL the FHIR facade needs beyond the modules' own lists: which plan an id belongs to, and searches by last change, over the same tables and column sets.
 import { sql, type AliasedExpression, type Kysely } from 'kysely';
 import { jsonArrayFrom } from 'kysely/helpers/postgres';
+import { reviveRows, type RowKind } from '../../db/json-rows.js';
 import type { DB } from '../../db/types.js';
 import type { NoteFilter } from '../access/access.policy.js';
 import { readablePersonIds } from '../access/access.repository.js';
@@ -198,31 +199,9 @@ export type NoteVersionWithAuthorRow = Awaited<ReturnType<typeof noteVersionsVis
 
 // ------------------------------------------------------------------ a plan in one statement
 
-// JSON carries timestamps as text: the columns the row mappers read as dates, per part. A column
-// missing here reaches a mapper as a string (and `.toISOString()` throws): the equivalence test
-// (test/fhir.everything-parts.test.ts) compares every part with its own query's rows.
-const PLAN_TIMESTAMPS = {
-  person: ['claimed_at', 'created_at', 'updated_at'],
-  team: ['grant_valid_until', 'grant_revoked_at', 'invited_at', 'joined_at', 'ended_at', 'updated_at'],
-  lifeGoals: ['created_at', 'updated_at'],
-  careGoals: ['created_at', 'updated_at'],
-  tasks: ['due_at', 'completed_at', 'created_at', 'updated_at'],
-  notes: ['retracted_at', 'created_at', 'updated_at'],
-  meetings: ['starts_at', 'ends_at', 'created_at', 'updated_at'],
-  grants: ['valid_until', 'changed_at', 'member_ended_at'],
-  representatives: ['valid_until', 'created_at', 'accepted_at', 'ended_at'],
-  wishes: ['updated_at'],
-  safetyPlan: ['updated_at'],
-  versions: ['changed_at'],
-  noteVersions: ['created_at'],
-} as const;
-type PlanPart = keyof typeof PLAN_TIMESTAMPS;
-
-function revive<T>(rows: Array<Record<string, unknown>> | undefined, part: PlanPart): T[] | null {
-  if (!rows) return null;
-  for (const row of rows) for (const column of PLAN_TIMESTAMPS[part]) if (typeof row[column] === 'string') row[column] = new Date(row[column]);
-  return rows as T[];
-}
+type PlanPart = keyof PlanPartRows;
+// null, not undefined, for a part not loaded: PlanPartRows says so.
+const revive = <T>(rows: Array<Record<string, unknown>> | undefined, kind: RowKind): T[] | null => reviveRows<T>(rows, kind) ?? null;
 
 /**
  * Which parts of a plan to load (the caller's access and the asked types decided them), each
@@ -294,8 +273,8 @@ export async function loadPlanParts(db: Kysely<DB>, personId: string, wanted: Pl
     meetings: revive<MeetingRow>(found.meetings, 'meetings'),
     grants: revive<GrantWithMemberRow>(found.grants, 'grants'),
     representatives: revive<RepresentativeRow>(found.representatives, 'representatives'),
-    wishes: revive<CareDocumentRow>(found.wishes, 'wishes')?.[0],
-    safetyPlan: revive<CareDocumentRow>(found.safetyPlan, 'safetyPlan')?.[0],
+    wishes: revive<CareDocumentRow>(found.wishes, 'careDocuments')?.[0],
+    safetyPlan: revive<CareDocumentRow>(found.safetyPlan, 'careDocuments')?.[0],
     versions: revive<VersionRow>(found.versions, 'versions'),
     noteVersions: revive<NoteVersionWithAuthorRow>(found.noteVersions, 'noteVersions'),
   };

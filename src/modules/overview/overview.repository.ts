@@ -1,6 +1,7 @@
 // SQL for the overview: one statement nesting the queries the /v1 lists run, each as a JSON array.
 import type { AliasedExpression, Kysely } from 'kysely';
 import { jsonArrayFrom } from 'kysely/helpers/postgres';
+import { reviveRows } from '../../db/json-rows.js';
 import type { DB } from '../../db/types.js';
 import type { NoteFilter } from '../access/access.policy.js';
 import { careGoalsQuery, lifeGoalsQuery, type CareGoalRow, type LifeGoalRow } from '../goals/goals.repository.js';
@@ -9,22 +10,7 @@ import type { PersonRow } from '../persons/persons.repository.js';
 import { OPEN_STATUSES, tasksQuery, type TaskRow } from '../tasks/tasks.repository.js';
 import { membersQuery, type MemberRow } from '../team/team.repository.js';
 
-// JSON carries timestamps as text: the columns the row mappers read as dates, per part.
-const TIMESTAMPS = {
-  person: ['claimed_at', 'created_at', 'updated_at'],
-  team: ['grant_valid_until', 'grant_revoked_at', 'invited_at', 'joined_at', 'ended_at', 'updated_at'],
-  lifeGoals: ['created_at', 'updated_at'],
-  careGoals: ['created_at', 'updated_at'],
-  openTasks: ['due_at', 'completed_at', 'created_at', 'updated_at'],
-  latestNotes: ['retracted_at', 'created_at', 'updated_at'],
-} as const;
-type Part = keyof typeof TIMESTAMPS;
-
-function revive<T>(rows: Array<Record<string, unknown>> | undefined, part: Part): T[] | undefined {
-  if (!rows) return undefined;
-  for (const row of rows) for (const column of TIMESTAMPS[part]) if (typeof row[column] === 'string') row[column] = new Date(row[column]);
-  return rows as T[];
-}
+type Part = 'person' | 'team' | 'lifeGoals' | 'careGoals' | 'openTasks' | 'latestNotes';
 
 /** Which parts to load (the caller's access decided them) and how many rows of each at most. */
 export interface OverviewParts {
@@ -50,11 +36,11 @@ export async function loadOverviewParts(db: Kysely<DB>, personId: string, wanted
   }
   const found = (await db.selectNoFrom(parts).executeTakeFirstOrThrow()) as Partial<Record<Part, Array<Record<string, unknown>>>>;
   return {
-    person: revive<PersonRow>(found.person, 'person')?.[0],
-    team: revive<MemberRow>(found.team, 'team'),
-    lifeGoals: revive<LifeGoalRow>(found.lifeGoals, 'lifeGoals'),
-    careGoals: revive<CareGoalRow>(found.careGoals, 'careGoals'),
-    openTasks: revive<TaskRow>(found.openTasks, 'openTasks'),
-    latestNotes: revive<NoteRow>(found.latestNotes, 'latestNotes'),
+    person: reviveRows<PersonRow>(found.person, 'person')?.[0],
+    team: reviveRows<MemberRow>(found.team, 'team'),
+    lifeGoals: reviveRows<LifeGoalRow>(found.lifeGoals, 'lifeGoals'),
+    careGoals: reviveRows<CareGoalRow>(found.careGoals, 'careGoals'),
+    openTasks: reviveRows<TaskRow>(found.openTasks, 'tasks'),
+    latestNotes: reviveRows<NoteRow>(found.latestNotes, 'notes'),
   };
 }
