@@ -6,7 +6,7 @@ import type { DB } from '../../db/types.js';
 import type { NoteFilter } from '../access/access.policy.js';
 import { careGoalsQuery, lifeGoalsQuery, type CareGoalRow, type LifeGoalRow } from '../goals/goals.repository.js';
 import { notesQuery, type NoteRow } from '../notes/notes.repository.js';
-import type { PersonRow } from '../persons/persons.repository.js';
+import { personQuery, type PersonRow } from '../persons/persons.repository.js';
 import { OPEN_STATUSES, tasksQuery, type TaskRow } from '../tasks/tasks.repository.js';
 import { membersQuery, type MemberRow } from '../team/team.repository.js';
 
@@ -24,7 +24,7 @@ export interface OverviewParts {
 /** The wanted parts of a person's plan in one statement; a part not wanted is undefined. */
 export async function loadOverviewParts(db: Kysely<DB>, personId: string, wanted: OverviewParts) {
   const parts: Array<AliasedExpression<unknown, Part>> = [];
-  if (wanted.person) parts.push(jsonArrayFrom(db.selectFrom('persons').selectAll().where('person_id', '=', personId)).as('person'));
+  if (wanted.person) parts.push(jsonArrayFrom(personQuery(db, personId)).as('person'));
   if (wanted.team !== null) parts.push(jsonArrayFrom(membersQuery(db, personId, { includeEnded: false, limit: wanted.team })).as('team'));
   if (wanted.goals) {
     parts.push(jsonArrayFrom(lifeGoalsQuery(db, personId, { limit: wanted.goals.lifeGoals })).as('lifeGoals'));
