@@ -363,6 +363,11 @@ function scenarios(data: Awaited<ReturnType<typeof sampleDataset>>, anyPersonIds
     return { ...r, method: 'GET', path: `/v1/persons/${n.personId}/notes/${n.noteId}`, headers: auth(n.token) };
   };
   let created = 0;
+  const noteReadAgain = rotate(data.noteReads.slice(0, 2000));
+  const noteGetAgain = (r: Request): Request => {
+    const n = noteReadAgain();
+    return { ...r, method: 'GET', path: `/v1/persons/${n.personId}/notes/${n.noteId}`, headers: auth(n.token) };
+  };
   const noteCreate = (r: Request): Request => {
     const m = writer();
     created += 1;
@@ -437,6 +442,12 @@ function scenarios(data: Awaited<ReturnType<typeof sampleDataset>>, anyPersonIds
       server: 'unaudited',
       note: 'the same service and requests, with a read journal that writes nothing: what auditing reads costs',
       requests: [{ setupRequest: noteGet }],
+    },
+    {
+      name: 'single note read, 2,000 callers reading again',
+      server: 'service',
+      note: 'the first 2,000 readers of the sample over and over, as a care team working through its plans: reads decide on cached relations',
+      requests: [{ setupRequest: noteGetAgain }],
     },
     { name: 'note create', server: 'service', requests: [{ setupRequest: noteCreate }] },
     { name: 'task status change', server: 'service', requests: [{ setupRequest: taskPatch, onResponse: taskSeen }] },

@@ -6,14 +6,17 @@ import { buildApp } from '../src/app.js';
 import { loadConfigOrExit } from '../src/config.js';
 import { createDatabase } from '../src/db/database.js';
 import type { DB } from '../src/db/types.js';
+import { createAccessContextCache } from '../src/modules/access/access.cache.js';
 import type { ReadJournal } from '../src/modules/journal/read-journal.js';
 
 const config = loadConfigOrExit();
 const database = await createDatabase(config.database);
-const unaudited = (db: Kysely<DB>): ReadJournal => ({
-  read: (_journal, work) => work(db, () => {}),
-  drain: async () => {},
-});
+// Decides on cached relations as the service's read journal does, so that the two differ only in
+// the audit entry (here nothing checks a cached decision: another reason never to deploy this).
+const unaudited = (db: Kysely<DB>): ReadJournal => {
+  const { reader } = createAccessContextCache(db);
+  return { read: (_journal, work) => work(reader, () => {}), drain: async () => {} };
+};
 const app = await buildApp({ config, database, readJournal: unaudited(database.db) });
 await app.listen({ port: config.port, host: config.host });
 const stop = () => void app.close().then(() => process.exit(0));

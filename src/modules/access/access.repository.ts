@@ -1,9 +1,11 @@
 // Loads the inputs of the access policy: the caller's relations to one person in one round trip,
 // and the persons a caller is related to, as SQL so that lists filter inside the database.
-// Nothing here is cached: a revoked, expired or ended grant counts from the very next request.
+// A revoked, expired or ended grant counts from the very next request: relations are read fresh,
+// except by the read journal's first attempt, which checks them when it commits (access.cache.ts).
 import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
 import type { DB } from '../../db/types.js';
 import { holdJournalHead } from '../journal/journal.repository.js';
+import { throughCache } from './access.cache.js';
 import type { AccessContext, Actor, Category, MemberFunction, MemberKind, Relation, Scope } from './access.types.js';
 
 interface RelationRow {
@@ -115,7 +117,11 @@ const relationQuery = (actor: Actor, personIds: string[], lock: boolean) => {
 };
 
 /** The caller's relations to one person; no relations when the person does not exist. */
-export async function loadAccessContext(db: Kysely<DB>, actor: Actor, personId: string, now: Date): Promise<AccessContext> {
+export function loadAccessContext(db: Kysely<DB>, actor: Actor, personId: string, now: Date): Promise<AccessContext> {
+  return throughCache(db, actor, personId, now, () => readAccessContext(db, actor, personId, now));
+}
+
+async function readAccessContext(db: Kysely<DB>, actor: Actor, personId: string, now: Date): Promise<AccessContext> {
   const { rows } = await relationQuery(actor, [personId], db.isTransaction).execute(db);
   const row = rows[0];
   if (db.isTransaction && row && row.audit_seq !== null && row.audit_hash !== null && row.event_seq !== null) {
