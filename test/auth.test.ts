@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { createSigner } from 'fast-jwt';
 import type { LightMyRequestResponse } from 'fastify';
 import t from 'tap';
+import { keyLookupWithBackoff, UNKNOWN_KID_BACKOFF_MS } from '../src/http/auth.js';
 import { buildTestApp } from './helpers/app.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
 import { bearer, signToken, TEST_SECRET, unsignedToken } from './helpers/tokens.js';
@@ -170,6 +171,12 @@ t.test('JWT_JWKS_URL: keys by kid from the identity provider', async (t) => {
   t.equal((await get(sign(pem(privateKey), 'RS256', { sub: 'jwks-ok-2' }, { kid: 'key-1' }))).statusCode, 200, 'again, from the cache');
 
   assertProblem(t, await get(sign(pem(privateKey), 'RS256', { sub: 'jwks' }, { kid: 'key-unknown' })), 401, 'unknown kid');
+  const fetchesAfterMiss = fetches;
+  for (const kid of ['made-up-1', 'made-up-2', 'made-up-3']) {
+    assertProblem(t, await get(sign(pem(privateKey), 'RS256', { sub: 'jwks' }, { kid })), 401, `made-up kid ${kid}`);
+  }
+  t.equal(fetches, fetchesAfterMiss, 'made-up key ids right after a miss do not reach the identity provider');
+  t.equal((await get(sign(pem(privateKey), 'RS256', { sub: 'jwks-ok-3' }, { kid: 'key-1' }))).statusCode, 200, 'a known kid still works meanwhile');
   assertProblem(t, await get(sign(pem(privateKey), 'RS256', { sub: 'jwks' })), 401, 'no kid');
   const intruder = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
   assertProblem(t, await get(sign(pem(intruder), 'RS256', { sub: 'jwks' }, { kid: 'key-1' })), 401, 'known kid, other key');
@@ -275,4 +282,24 @@ t.test('the body size is limited', async (t) => {
     payload: { identifier: { system: 'insz', value: '85073003328' }, givenName: 'A', familyName: 'B' },
   });
   t.equal(small.statusCode, 201, 'a body under the limit is served');
+});
+
+t.test('key lookup: after a miss, unknown key ids fail without a fetch until the back-off ends', async (t) => {
+  let clock = 1_000_000;
+  const published = new Set(['key-1']);
+  const asked: string[] = [];
+  const lookup = keyLookupWithBackoff(async (kid) => {
+    asked.push(kid ?? '');
+    if (!published.has(kid ?? '')) throw new Error('no matching key');
+    return `pem of ${kid}`;
+  }, () => clock);
+  t.equal(await lookup('key-1', 'RS256'), 'pem of key-1');
+  await t.rejects(lookup('key-2', 'RS256'), 'not published yet');
+  published.add('key-2');
+  await t.rejects(lookup('key-2', 'RS256'), 'within the back-off: not asked');
+  await t.rejects(lookup('key-3', 'RS256'));
+  t.equal(await lookup('key-1', 'RS256'), 'pem of key-1', 'a known key id is always asked');
+  t.same(asked, ['key-1', 'key-2', 'key-1']);
+  clock += UNKNOWN_KID_BACKOFF_MS;
+  t.equal(await lookup('key-2', 'RS256'), 'pem of key-2', 'a rotated key is found once the back-off ends');
 });

@@ -46,11 +46,39 @@ function jwtOptions(jwt: Config['jwt']) {
   }
   const url = new URL(jwt.url);
   const getJwks = buildGetJwks({ jwksPath: url.pathname + url.search, max: 100, ttl: 10 * 60 * 1000 });
+  const publicKey = keyLookupWithBackoff((kid, alg) => getJwks.getPublicKey({ kid, alg, domain: url.origin }), Date.now);
   return {
     decode: { complete: true },
-    secret: (_request: FastifyRequest, token: { header: { kid?: string; alg?: string } }) =>
-      getJwks.getPublicKey({ kid: token.header.kid, alg: token.header.alg, domain: url.origin }),
+    secret: (_request: FastifyRequest, token: { header: { kid?: string; alg?: string } }) => publicKey(token.header.kid, token.header.alg),
     verify: { algorithms: [...ASYMMETRIC], ...claims },
+  };
+}
+
+/** After a key id the identity provider does not know, how long other unknown ids fail without asking it. */
+export const UNKNOWN_KID_BACKOFF_MS = 10_000;
+const REMEMBERED_KIDS = 100;
+
+/**
+ * get-jwks forgets a failed lookup, so every token with a made-up `kid` would fetch the key set
+ * again: anyone could make Kring hammer the identity provider. Key ids that resolved keep being
+ * asked for (the cache answers, and refetches when their entry expires); after a miss, ids not
+ * seen before fail at once for a while. A rotated key is found by the first lookup after that.
+ */
+export function keyLookupWithBackoff(lookup: (kid: string | undefined, alg: string | undefined) => Promise<string>, now: () => number) {
+  const known = new Set<string>();
+  let quietUntil = 0;
+  return async (kid: string | undefined, alg: string | undefined): Promise<string> => {
+    const id = `${alg ?? ''}:${kid ?? ''}`;
+    if (!known.has(id) && now() < quietUntil) throw new Error('unknown key id');
+    try {
+      const key = await lookup(kid, alg);
+      known.add(id);
+      if (known.size > REMEMBERED_KIDS) known.delete(known.values().next().value!);
+      return key;
+    } catch (error) {
+      if (!known.has(id)) quietUntil = now() + UNKNOWN_KID_BACKOFF_MS;
+      throw error;
+    }
   };
 }
 
