@@ -133,7 +133,10 @@ async function readAccessContext(db: Kysely<DB>, actor: Actor, personId: string,
     now,
     relations: row ? relationsOf(actor, row) : [],
     accessVersion: row?.access_version ?? undefined,
-    journalHead: row && row.audit_seq !== null && row.audit_hash !== null ? { seq: row.audit_seq, hash: row.audit_hash } : undefined,
+    journalHead:
+      row && row.audit_seq !== null && row.audit_hash !== null && row.event_seq !== null
+        ? { seq: row.audit_seq, hash: row.audit_hash, eventSeq: row.event_seq }
+        : undefined,
   };
 }
 

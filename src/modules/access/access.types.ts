@@ -47,8 +47,8 @@ export interface AccessContext {
   now: Date;
   /** The person's access version when the relations were read (see migrations/0007). */
   accessVersion?: number;
-  /** The person's audit chain head as read with the relations (the read journal's first guess). */
-  journalHead?: { seq: number; hash: string };
+  /** The person's journal head as read with the relations (the first guess of lock-free appends). */
+  journalHead?: { seq: number; hash: string; eventSeq: number };
 }
 
 export type Action =

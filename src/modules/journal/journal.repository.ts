@@ -1,7 +1,7 @@
 // Appends audit entries (hash-chained per person) and outbox events in the caller's transaction.
 // Locking the person's sequence row orders entries and events per person in commit order.
 import { createHash } from 'node:crypto';
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import type { DB } from '../../db/types.js';
 import { newId } from '../../lib/ids.js';
 import type { AuditRecord, EventRecord, JournalContext } from './journal.types.js';
@@ -211,6 +211,75 @@ export async function moveHeadsWhereTheyStand(db: Kysely<DB>, moves: HeadMove[],
     )
     select person_id from moved`.execute(db);
   return new Set(moved.map((r) => r.person_id));
+}
+
+/** A person's journal head and access version as a write decided on them without locks. */
+export interface SeenHead {
+  personId: string;
+  seq: number;
+  hash: string;
+  eventSeq: number;
+  accessVersion: number;
+}
+
+/**
+ * A write decided without locks, with its audit entries and events, in one autocommit statement.
+ * The statement moves the person's head only where it still stands as the decision saw it (same
+ * chain head, same event sequence, same access version): a revoke, any other access change, or a
+ * write in between moved it, and then nothing is written and the answer is undefined, so that the
+ * caller writes again in a transaction under locks. A head another transaction holds counts as
+ * moved (SKIP LOCKED): the write queues under locks instead of waiting here first. `write.ctes` are the write's own statements;
+ * each must insert only `where exists (select 1 from moved)`. `write.result` selects the answer
+ * from them. Events are announced (NOTIFY, at commit) only when the write happened.
+ */
+export async function appendJournalWhereHeadStands<R>(
+  db: Kysely<DB>,
+  seen: SeenHead,
+  context: JournalContext,
+  audit: AuditRecord[],
+  events: EventRecord[],
+  write: { ctes: RawBuilder<unknown>; result: RawBuilder<unknown> },
+): Promise<R | undefined> {
+  if (audit.some((a) => a.personId !== seen.personId) || events.some((e) => e.personId !== seen.personId)) {
+    throw new Error('a lock-free write journals the person it decided on');
+  }
+  const head = { person_id: seen.personId, audit_seq: seen.seq, audit_hash: seen.hash };
+  const auditRows = chainAuditRows(new Map([[seen.personId, head]]), audit.map((record) => ({ record, context })));
+  const eventRows = events.map((event, i) => ({
+    person_id: event.personId,
+    seq: seen.eventSeq + i + 1,
+    event_id: newId(),
+    type: event.type,
+    occurred_at: context.now,
+    data: JSON.stringify(stripUndefined(event.data)),
+  }));
+  const appendEvents =
+    eventRows.length === 0
+      ? sql``
+      : sql`appended_events as (
+      insert into outbox_events (person_id, seq, event_id, type, occurred_at, data)
+      select * from unnest(${eventRows.map((e) => e.person_id)}::uuid[], ${eventRows.map((e) => e.seq)}::bigint[],
+        ${eventRows.map((e) => e.event_id)}::uuid[], ${eventRows.map((e) => e.type)}::text[],
+        ${eventRows.map((e) => e.occurred_at.toISOString())}::timestamptz[], ${eventRows.map((e) => e.data)}::jsonb[])
+      where exists (select 1 from moved)
+    ),`;
+  const wake = eventRows.length === 0 ? sql`null` : sql`(select pg_notify(${EVENTS_CHANNEL}, ${notifyPayload(eventRows)}) from moved)`;
+  const { rows } = await sql<R>`
+    with standing as materialized (
+      select person_id from person_sequences
+      where person_id = ${seen.personId} and audit_seq = ${seen.seq} and audit_hash = ${seen.hash}
+        and event_seq = ${seen.eventSeq} and access_version = ${seen.accessVersion}
+      for update skip locked
+    ), moved as (
+      update person_sequences
+      set audit_seq = ${head.audit_seq}, audit_hash = ${head.audit_hash}, event_seq = ${seen.eventSeq + eventRows.length}
+      where person_id in (select person_id from standing)
+      returning person_id
+    ), appended_audit as (
+      ${insertEntries(auditRows)} where exists (select 1 from moved)
+    ), ${appendEvents} ${write.ctes}
+    select written.*, ${wake} as announced from (${write.result}) as written`.execute(db);
+  return rows[0];
 }
 
 /** Locks the heads (in person order) and reads them with the persons' access versions. */

@@ -49,6 +49,32 @@ export async function insertNote(db: Kysely<DB>, values: Insertable<Notes>, body
   return rows[0]!;
 }
 
+/**
+ * A note and its first version as the write of appendJournalWhereHeadStands: inserted only if
+ * the person's journal head still stands as the access decision saw it; answers as insertNote.
+ */
+export function insertNoteWhereHeadStands(values: Insertable<Notes> & { visible_to: string[]; created_at: Date; updated_at: Date }, body: string) {
+  return {
+    ctes: sql`note as (
+      insert into notes (person_id, note_id, phase, visibility, visible_to, about_type, about_id,
+        author_sub, author_name, author_role, author_member_id, created_at, updated_at)
+      select ${values.person_id}::uuid, ${values.note_id}::uuid, ${values.phase}, ${values.visibility},
+        ${values.visible_to}::uuid[], ${values.about_type ?? null}, ${values.about_id ?? null}::uuid,
+        ${values.author_sub}, ${values.author_name ?? null}, ${values.author_role}, ${values.author_member_id ?? null}::uuid,
+        ${values.created_at.toISOString()}::timestamptz, ${values.updated_at.toISOString()}::timestamptz
+      where exists (select 1 from moved)
+      returning *
+    ), version as (
+      insert into note_versions (person_id, note_id, version, body, phase, created_at)
+      select person_id, note_id, 1, ${body}, phase, created_at from note
+      returning body
+    )`,
+    result: sql`select note.*, version.body, m.display_name as member_display_name
+      from note cross join version
+      left join care_team_members m on m.person_id = note.person_id and m.member_id = note.author_member_id`,
+  };
+}
+
 export async function findNote(db: Kysely<DB>, personId: string, noteId: string, filter: NoteFilter): Promise<NoteRow | undefined> {
   return withCurrentBody(db)
     .where('n.person_id', '=', personId)

@@ -14,8 +14,8 @@ import { noteFilter, relationCanRead, type NoteFilter } from '../access/access.p
 import { loadAccessContext } from '../access/access.repository.js';
 import { enforce } from '../access/access.service.js';
 import type { AccessContext } from '../access/access.types.js';
-import { appendJournal } from '../journal/journal.repository.js';
-import type { EventRecord } from '../journal/journal.types.js';
+import { appendJournal, appendJournalWhereHeadStands } from '../journal/journal.repository.js';
+import type { AuditRecord, EventRecord } from '../journal/journal.types.js';
 import { findMembers } from '../team/team.repository.js';
 import { memberRowToRelation } from '../team/team.service.js';
 import * as repo from './notes.repository.js';
@@ -144,11 +144,11 @@ export function createNotesService({ db, clock, reads, noteBodyMaxBytes }: { db:
         throw unprocessable('visibleTo is only for visibility members.', [{ path: 'visibleTo', message: 'only with visibility members' }]);
       }
       const now = clock();
-      return inTransaction(db, async (trx) => {
-        const context = await loadAccessContext(trx, ctx.actor, personId, now);
+      /** Decides and checks the note (on `q`: the pool, or the transaction under locks). */
+      const prepare = async (q: Kysely<DB>, context: AccessContext) => {
         const granted = enforce(context, { kind: 'write', category: 'notes' });
-        await checkRecipients(trx, personId, visibleTo, now);
-        if (input.about && !(await repo.aboutExists(trx, personId, input.about))) {
+        await checkRecipients(q, personId, visibleTo, now);
+        if (input.about && !(await repo.aboutExists(q, personId, input.about))) {
           throw unprocessable('The note is about something that does not exist in this plan.', [{ path: 'about.id', message: 'not found in this plan' }]);
         }
         // A steward writes through the steward relation but is also a member: the note is
@@ -168,13 +168,32 @@ export function createNotesService({ db, clock, reads, noteBodyMaxBytes }: { db:
           created_at: now,
           updated_at: now,
         };
-        const row = await repo.insertNote(trx, values, input.body);
-        await appendJournal(
-          trx,
+        const audit: AuditRecord[] = [{ personId, actor: granted.auditActor, action: 'create', resourceType: 'note', resourceId: noteId }];
+        return { values, audit, events: [noteEvent('note.created', values, 1)] };
+      };
+
+      // Decided without locks and written in one statement, unless the plan's journal head or
+      // access moved in between (appendJournalWhereHeadStands); then under locks, as before.
+      const context = await loadAccessContext(db, ctx.actor, personId, now);
+      const first = await prepare(db, context);
+      const head = context.journalHead;
+      if (head && context.accessVersion !== undefined) {
+        const seen = { personId, seq: head.seq, hash: head.hash, eventSeq: head.eventSeq, accessVersion: context.accessVersion };
+        const row = await appendJournalWhereHeadStands<repo.NoteRow>(
+          db,
+          seen,
           journal(ctx, now),
-          [{ personId, actor: granted.auditActor, action: 'create', resourceType: 'note', resourceId: noteId }],
-          [noteEvent('note.created', values, 1)],
+          first.audit,
+          first.events,
+          repo.insertNoteWhereHeadStands(first.values, input.body),
         );
+        if (row) return noteRowToNote(row);
+      }
+      return inTransaction(db, async (trx) => {
+        const locked = await loadAccessContext(trx, ctx.actor, personId, now);
+        const { values, audit, events } = await prepare(trx, locked);
+        const row = await repo.insertNote(trx, values, input.body);
+        await appendJournal(trx, journal(ctx, now), audit, events);
         return noteRowToNote(row);
       });
     },
