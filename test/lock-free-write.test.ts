@@ -3,7 +3,7 @@
 // writes it again under locks. Notes are written this way.
 import t from 'tap';
 import { loadAccessContext } from '../src/modules/access/access.repository.js';
-import { appendJournalWhereHeadStands, verifyAuditChain, type SeenHead } from '../src/modules/journal/journal.repository.js';
+import { appendJournalWhereHeadStands, EVENTS_CHANNEL, verifyAuditChain, type SeenHead } from '../src/modules/journal/journal.repository.js';
 import { insertNoteWhereHeadStands, type NoteRow } from '../src/modules/notes/notes.repository.js';
 import { newId } from '../src/lib/ids.js';
 import { buildTestApp } from './helpers/app.js';
@@ -61,6 +61,12 @@ t.test('lock-free writes', async (t) => {
     const carer = await joinedCarer(app, who, person.id, ['notes:write']);
     const before = await counts(person.id);
     const { seen, noteId, write } = await decided(person.id, carer.who.claims.sub);
+    let heard: (payload: string) => void = () => {};
+    const announced = new Promise<string>((resolve) => (heard = resolve));
+    const stop = await database.listen(EVENTS_CHANNEL, (payload) => {
+      if (payload.includes(person.id)) heard(payload);
+    });
+    t.teardown(stop);
     const row = await write();
     t.equal(row?.note_id, noteId);
     t.equal(row?.body, 'Goed gegeten.');
@@ -69,6 +75,7 @@ t.test('lock-free writes', async (t) => {
     t.equal(after.audit, before.audit + 1);
     t.same(after.events, [...before.events, seen.eventSeq + 1]);
     t.match(await verifyAuditChain(db, person.id), { valid: true });
+    t.same(JSON.parse(await announced), [[person.id, seen.eventSeq + 1]], 'the event is announced to the dispatcher and the streams');
     const head = await db.selectFrom('person_sequences').selectAll().where('person_id', '=', person.id).executeTakeFirstOrThrow();
     t.equal(head.audit_seq, seen.seq + 1);
     t.equal(head.event_seq, seen.eventSeq + 1);
