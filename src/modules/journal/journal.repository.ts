@@ -228,9 +228,10 @@ export interface SeenHead {
  * chain head, same event sequence, same access version): a revoke, any other access change, or a
  * write in between moved it, and then nothing is written and the answer is undefined, so that the
  * caller writes again in a transaction under locks. A head another transaction holds counts as
- * moved (SKIP LOCKED): the write queues under locks instead of waiting here first. `write.ctes` are the write's own statements;
- * each must insert only `where exists (select 1 from moved)`. `write.result` selects the answer
- * from them. Events are announced (NOTIFY, at commit) only when the write happened.
+ * moved (SKIP LOCKED): the write queues under locks instead of waiting here first.
+ * `write.ctes` are the write's own statements; each must insert only `where exists (select 1 from
+ * moved)`. `write.result` selects the answer from them. Events are announced (NOTIFY, at commit)
+ * only when the write happened.
  */
 export async function appendJournalWhereHeadStands<R>(
   db: Kysely<DB>,
